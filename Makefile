@@ -1,0 +1,107 @@
+# d2rt build. GNU make, C11.
+#   make            build/d2rt (CLI) and build/libd2rt.a
+#   make test       unit tests, op tests, CLI tests, ONNX node conformance
+#   make SAN=1      ASan + UBSan build (into build-san/)
+#   make DEBUG=1    IR verifier after every pass, assertions on (into build-debug/)
+#   make CUDA=1     also build backends/cuda with nvcc (no GPU needed to compile)
+#   make deps       install missing Debian packages (root) or print the apt-get line
+
+CC      ?= cc
+BUILD   ?= build
+ifeq ($(SAN),1)
+BUILD   := build-san
+endif
+ifeq ($(DEBUG),1)
+BUILD   := build-debug
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
+           -Wundef -Wpointer-arith -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -MMD -MP -pthread \
+           -I. -Iinclude -I$(BUILD)/gen
+LDLIBS  := -lprotobuf-c -lxxhash -ljpeg -lpng -lz -lm -pthread
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(DEBUG),1)
+CFLAGS  += -DD2_DEBUG_VERIFY=1
+endif
+
+# ---- sources: every .c under these directories is part of the library ------
+LIB_DIRS := ir frontend passes backends/cpu runtime
+LIB_SRCS := $(shell find $(LIB_DIRS) -name '*.c' -not -path 'runtime/cli/*' 2>/dev/null | sort)
+CLI_SRCS := $(shell find runtime/cli -name '*.c' 2>/dev/null | sort)
+PROTOS   := $(shell find frontend -name '*.proto' 2>/dev/null | sort)
+PROTO_C  := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H  := $(PROTO_C:.c=.h)
+
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+# ---- CUDA (optional) ---------------------------------------------------------
+NVCC      ?= nvcc
+CUDA_SRCS := $(shell find backends/cuda -name '*.cu' 2>/dev/null | sort)
+CUDA_OBJS := $(patsubst %.cu,$(BUILD)/obj/%.o,$(CUDA_SRCS))
+ifeq ($(CUDA),1)
+CFLAGS    += -DD2RT_CUDA=1
+LIB_OBJS  += $(CUDA_OBJS)
+LDLIBS    += -L/usr/local/cuda/lib64 -lcudart -lcudnn
+endif
+
+.PHONY: all deps test unit-tests op-tests cli-tests onnx-node-tests clean
+all: $(BUILD)/d2rt $(BUILD)/libd2rt.a
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/libd2rt.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/d2rt: $(CLI_OBJS) $(BUILD)/libd2rt.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libd2rt.a $(LDLIBS)
+
+# Generated protobuf-c code (from the project's own .proto files).
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | deps-check
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# Library objects may include generated headers: make them first.
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) -O2 -I. -Iinclude -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libd2rt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libd2rt.a $(LDLIBS) $(TEST_LIBS)
+
+.PHONY: deps-check
+deps-check:
+	@tools/deps.sh --quiet
+
+# ---- tests -------------------------------------------------------------------
+test: all $(TEST_BINS)
+	@tools/run_tests.sh $(BUILD)
+
+unit-tests: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+clean:
+	rm -rf build build-san build-debug
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
