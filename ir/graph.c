@@ -63,6 +63,8 @@ void d2_graph_free(struct d2_graph *g)
     d2_free(g->alloc, g->outputs);
     d2_free(g->alloc, g->metadata);
     d2_arena_deinit(&g->arena);
+    if (g->backing_release)
+        g->backing_release(g->backing);
     d2_free(g->alloc, g);
 }
 

@@ -335,6 +335,10 @@ struct d2_graph {
     struct d2_metadata_entry *metadata; /* top-level graph: key/value strings */
     uint32_t num_metadata, cap_metadata;
     uint32_t next_auto_name;          /* counter for generated value names */
+    /* Storage the constants borrow (e.g. the mmap of a model.ir): released by
+     * d2_graph_free after the constants. NULL release: nothing to do. */
+    void (*backing_release)(void *backing);
+    void *backing;
 };
 
 struct d2_graph *d2_graph_new(const struct d2_allocator *alloc, struct d2_error *err);

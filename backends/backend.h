@@ -1,0 +1,20 @@
+/* backends/backend.h: what the runtime sees of the backends.
+ *
+ * For now one backend exists: the CPU reference executor, which interprets a graph
+ * node by node (backends/cpu/executor.c). The backend registry (a vtable per backend,
+ * the only place an #ifdef D2RT_CUDA may appear) builds on this. */
+#ifndef D2_BACKENDS_BACKEND_H
+#define D2_BACKENDS_BACKEND_H
+
+#include "../ir/ir.h"
+
+/* Run graph g on the CPU. inputs[i] feeds g->inputs[i] (dtype must match; shapes
+ * must fit the declared dims). On success outputs[0..num_outputs) hold newly
+ * allocated tensors (caller releases each with d2_tensor_release(t, alloc)).
+ * num_inputs/num_outputs must equal g->num_inputs/g->num_outputs. Errors name the
+ * node and op that failed. */
+enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *inputs,
+                              uint32_t num_inputs, struct d2_tensor *outputs, uint32_t num_outputs,
+                              const struct d2_allocator *alloc, struct d2_error *err);
+
+#endif

@@ -1,0 +1,28 @@
+/* frontend/frontend.h: model formats in, d2rt IR out. */
+#ifndef D2_FRONTEND_H
+#define D2_FRONTEND_H
+
+#include "../ir/ir.h"
+
+enum d2_model_format {
+    D2_FORMAT_UNKNOWN = 0,
+    D2_FORMAT_ONNX,         /* ModelProto */
+    D2_FORMAT_D2RT_IR,      /* model.ir artifact */
+    D2_FORMAT_IR_TEXT,      /* IR text form */
+    D2_FORMAT_CAFFE2,       /* NetDef (later) */
+    D2_FORMAT_TORCHSCRIPT,  /* zip archive (later) */
+};
+
+/* Import an ONNX model. base_dir is where external-data files are looked up (the
+ * model file's directory); NULL disables external data. Errors name the node, the op
+ * and the reason. The graph's metadata gets "source_format" = "onnx" and "opset". */
+struct d2_graph *d2_onnx_import_buffer(const void *data, size_t size, const char *base_dir,
+                                       const struct d2_allocator *alloc, struct d2_error *err);
+struct d2_graph *d2_onnx_import_file(const char *path, const struct d2_allocator *alloc,
+                                     struct d2_error *err);
+/* Decode a serialized ONNX TensorProto (a test_data_set_*/input_N.pb). *name_out, if
+ * not NULL, receives the tensor's name (allocated with alloc, may be ""). */
+enum d2_status d2_onnx_parse_tensor(const void *data, size_t size, const struct d2_allocator *alloc,
+                                    struct d2_tensor *out, char **name_out, struct d2_error *err);
+
+#endif
