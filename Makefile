@@ -42,6 +42,8 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 TEST_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
 # ---- CUDA (optional) ---------------------------------------------------------
@@ -90,12 +92,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libd2rt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libd2rt.a $(LDLIBS) $(TEST_LIBS)
 
+# Small C programs the test scripts use (tensor comparison, detection matching).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libd2rt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libd2rt.a $(LDLIBS)
+
 .PHONY: deps-check
 deps-check:
 	@tools/deps.sh --quiet
 
 # ---- tests -------------------------------------------------------------------
-test: all $(TEST_BINS)
+test: all $(TEST_BINS) $(TOOL_BINS)
 	@tools/run_tests.sh $(BUILD)
 
 unit-tests: $(TEST_BINS)
