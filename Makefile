@@ -30,7 +30,7 @@ CFLAGS  += -DD2_DEBUG_VERIFY=1
 endif
 
 # ---- sources: every .c under these directories is part of the library ------
-LIB_DIRS := ir frontend passes backends/cpu runtime
+LIB_DIRS := ir frontend passes backends/cpu backends/registry.c runtime
 LIB_SRCS := $(shell find $(LIB_DIRS) -name '*.c' -not -path 'runtime/cli/*' 2>/dev/null | sort)
 CLI_SRCS := $(shell find runtime/cli -name '*.c' 2>/dev/null | sort)
 PROTOS   := $(shell find frontend -name '*.proto' 2>/dev/null | sort)

@@ -17,4 +17,21 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
                               uint32_t num_inputs, struct d2_tensor *outputs, uint32_t num_outputs,
                               const struct d2_allocator *alloc, struct d2_error *err);
 
+/* ---- backend registry (backends/registry.c) ------------------------------
+ * One vtable per backend, ggml-style. The registry is a static table; it is the only
+ * place where an optional backend is switched on (#ifdef D2RT_CUDA). */
+struct d2_backend_ops {
+    const char *name;                                   /* "cpu" */
+    /* Can this backend run the node (op, attributes, dtypes it knows of)? */
+    bool (*supports)(const struct d2_node *node);
+    /* Run a whole graph, with the contract of d2_cpu_execute. */
+    enum d2_status (*execute)(const struct d2_graph *g, const struct d2_tensor *inputs, uint32_t num_inputs,
+                              struct d2_tensor *outputs, uint32_t num_outputs,
+                              const struct d2_allocator *alloc, struct d2_error *err);
+};
+
+uint32_t d2_backend_count(void);
+const struct d2_backend_ops *d2_backend_get(uint32_t index);      /* NULL when out of range */
+const struct d2_backend_ops *d2_backend_find(const char *name);   /* NULL when unknown */
+
 #endif

@@ -1,0 +1,27 @@
+/* backends/cpu/executor.h: the reference CPU executor's state, shared with the
+ * control-flow kernels (backends/cpu/ref_control.c) so that they can run regions.
+ *
+ * d2_cpu_execute (backends/backend.h) creates an executor and runs the top-level
+ * graph; `if` and `loop` kernels find the executor in their struct d2_kernel_ctx and
+ * run their regions through d2_executor_run, one nesting level deeper. */
+#ifndef D2_BACKENDS_CPU_EXECUTOR_H
+#define D2_BACKENDS_CPU_EXECUTOR_H
+
+#include "../../ir/ir.h"
+
+/* Regions nest through the model file; a malicious file could nest them deeply and
+ * exhaust the C stack, so nesting beyond this is refused. */
+#define D2_EXECUTOR_MAX_DEPTH 64
+
+struct d2_executor {
+    const struct d2_allocator *alloc;
+    uint32_t depth; /* 0 for the top-level graph, +1 per region level */
+};
+
+/* Run graph g with the contract of d2_cpu_execute (inputs borrowed, outputs newly
+ * allocated with ex->alloc and owned by the caller). */
+enum d2_status d2_executor_run(struct d2_executor *ex, const struct d2_graph *g,
+                               const struct d2_tensor *inputs, uint32_t num_inputs,
+                               struct d2_tensor *outputs, uint32_t num_outputs, struct d2_error *err);
+
+#endif
