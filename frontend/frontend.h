@@ -20,7 +20,7 @@ struct d2_graph *d2_onnx_import_buffer(const void *data, size_t size, const char
                                        const struct d2_allocator *alloc, struct d2_error *err);
 struct d2_graph *d2_onnx_import_file(const char *path, const struct d2_allocator *alloc,
                                      struct d2_error *err);
-/* Decode a serialized ONNX TensorProto (a test_data_set_*/input_N.pb). *name_out, if
+/* Decode a serialized ONNX TensorProto (a test_data_set_N/input_M.pb). *name_out, if
  * not NULL, receives the tensor's name (allocated with alloc, may be ""). */
 enum d2_status d2_onnx_parse_tensor(const void *data, size_t size, const struct d2_allocator *alloc,
                                     struct d2_tensor *out, char **name_out, struct d2_error *err);
