@@ -1,0 +1,228 @@
+/* runtime/load.c: format detection and model loading (contract in runtime/load.h). */
+#include "load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "artifact.h"
+
+const char *d2_model_format_name(enum d2_model_format format)
+{
+    switch (format) {
+    case D2_FORMAT_ONNX: return "onnx";
+    case D2_FORMAT_D2RT_IR: return "d2rt-ir";
+    case D2_FORMAT_IR_TEXT: return "ir-text";
+    case D2_FORMAT_CAFFE2: return "caffe2";
+    case D2_FORMAT_TORCHSCRIPT: return "torchscript";
+    case D2_FORMAT_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+/* IR text: optional whitespace and `#` comment lines, then `graph` or `meta`. */
+static bool looks_like_ir_text(const unsigned char *p, size_t size)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+            i++;
+        if (i < size && p[i] == '#') {
+            while (i < size && p[i] != '\n')
+                i++;
+            continue;
+        }
+        break;
+    }
+    return (size - i >= 5 && memcmp(p + i, "graph", 5) == 0) || (size - i >= 4 && memcmp(p + i, "meta", 4) == 0);
+}
+
+/* Read a protobuf varint; false when it runs past the end or is too long. */
+static bool read_varint(const unsigned char *p, size_t size, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*pos >= size)
+            return false;
+        v |= (uint64_t)(p[*pos] & 0x7f) << shift;
+        if (!(p[(*pos)++] & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An ONNX ModelProto: protobuf whose top-level fields are ModelProto's fields with
+ * their wire types. Files written by onnx start with ir_version (field 1, varint): that
+ * alone is enough, so a truncated model still reaches the importer and gets its
+ * precise error. Otherwise the whole top level must walk cleanly. */
+static bool looks_like_onnx(const unsigned char *p, size_t size)
+{
+    size_t pos = 0;
+    if (size >= 2 && p[0] == 0x08)
+        return true;
+    while (pos < size) {
+        uint64_t key, len;
+        uint32_t field, wire;
+        if (!read_varint(p, size, &pos, &key))
+            return false;
+        field = (uint32_t)(key >> 3);
+        wire = (uint32_t)(key & 7);
+        switch (field) {
+        case 1: case 5:  /* ir_version, model_version */
+            if (wire != 0 || !read_varint(p, size, &pos, &len))
+                return false;
+            break;
+        case 2: case 3: case 4: case 6: case 7: case 8: case 14: case 20: case 25:
+            if (wire != 2 || !read_varint(p, size, &pos, &len) || len > size - pos)
+                return false;
+            pos += (size_t)len;
+            break;
+        default:
+            return false;
+        }
+    }
+    return size > 0;
+}
+
+enum d2_model_format d2_sniff_model_format(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    if (!data || size == 0)
+        return D2_FORMAT_UNKNOWN;
+    if (d2_artifact_sniff(data, size))
+        return D2_FORMAT_D2RT_IR;
+    if (looks_like_ir_text(p, size))
+        return D2_FORMAT_IR_TEXT;
+    if (looks_like_onnx(p, size))
+        return D2_FORMAT_ONNX;
+    return D2_FORMAT_UNKNOWN;
+}
+
+enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, void **data_out,
+                            size_t *size_out, struct d2_error *err)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t size = 0, cap = 0;
+    *data_out = NULL;
+    *size_out = 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return d2_errorf(err, D2_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    /* Grow while reading: works for pipes and files whose size changes. */
+    for (;;) {
+        size_t got;
+        if (cap - size < 65536) {
+            size_t new_cap = cap ? cap * 2 : 65536;
+            char *grown = new_cap > cap ? d2_realloc(alloc, buf, new_cap + 1) : NULL;
+            if (!grown) {
+                d2_free(alloc, buf);
+                fclose(f);
+                return d2_errorf(err, D2_ERR_NOMEM, "out of memory reading '%s'", path);
+            }
+            buf = grown;
+            cap = new_cap;
+        }
+        got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        d2_free(alloc, buf);
+        fclose(f);
+        return d2_errorf(err, D2_ERR_IO, "cannot read '%s'", path);
+    }
+    fclose(f);
+    buf[size] = '\0';
+    *data_out = buf;
+    *size_out = size;
+    return D2_OK;
+}
+
+enum d2_status d2_compile_source(struct d2_graph *g, struct d2_error *err)
+{
+    return d2_infer_graph(g, err);
+}
+
+/* The directory part of path ("." when none), for ONNX external data. */
+static char *dir_of(const char *path, const struct d2_allocator *alloc)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    char *dir = d2_alloc(alloc, n + 1);
+    if (!dir)
+        return NULL;
+    if (slash)
+        memcpy(dir, path, n);
+    else
+        dir[0] = '.';
+    if (slash && n == 0) { /* "/model.onnx" */
+        dir[0] = '/';
+        n = 1;
+    }
+    dir[n] = '\0';
+    return dir;
+}
+
+struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator *alloc,
+                                    enum d2_model_format *format_out, struct d2_error *err)
+{
+    void *data = NULL;
+    size_t size = 0;
+    struct d2_graph *g = NULL;
+    enum d2_model_format format;
+    char *dir;
+
+    if (!alloc)
+        alloc = d2_allocator_default();
+    if (format_out)
+        *format_out = D2_FORMAT_UNKNOWN;
+    if (d2_read_file(path, alloc, &data, &size, err) != D2_OK)
+        return NULL;
+    format = d2_sniff_model_format(data, size);
+    if (format_out)
+        *format_out = format;
+    switch (format) {
+    case D2_FORMAT_D2RT_IR:
+        /* Load again through mmap so the constants borrow the mapping. */
+        d2_free(alloc, data);
+        data = NULL;
+        g = d2_artifact_load_file(path, alloc, err);
+        break;
+    case D2_FORMAT_IR_TEXT:
+        g = d2_parse_graph(data, size, alloc, err);
+        if (g && d2_compile_source(g, err) != D2_OK) {
+            d2_graph_free(g);
+            g = NULL;
+        }
+        break;
+    case D2_FORMAT_ONNX:
+        dir = dir_of(path, alloc);
+        if (!dir) {
+            d2_errorf(err, D2_ERR_NOMEM, "out of memory loading '%s'", path);
+            break;
+        }
+        g = d2_onnx_import_buffer(data, size, dir, alloc, err);
+        d2_free(alloc, dir);
+        if (g && d2_compile_source(g, err) != D2_OK) {
+            d2_graph_free(g);
+            g = NULL;
+        }
+        break;
+    default:
+        if (size == 0)
+            d2_errorf(err, D2_ERR_PARSE, "'%s' is empty", path);
+        else
+            d2_errorf(err, D2_ERR_PARSE,
+                      "'%s' is not a model d2rt reads (expected an ONNX model, a model.ir artifact or IR text)",
+                      path);
+        break;
+    }
+    if (!g && format != D2_FORMAT_UNKNOWN && err && err->code != D2_OK)
+        d2_error_prefix(err, "%s (%s): ", path, d2_model_format_name(format));
+    d2_free(alloc, data);
+    return g;
+}

@@ -1,0 +1,35 @@
+/* runtime/load.h: from a model file on disk to a graph ready to run.
+ *
+ * The format is detected from the file's content, never from its name:
+ *   - a model.ir artifact (magic bytes, runtime/artifact.h): loaded with mmap, already
+ *     compiled;
+ *   - an ONNX ModelProto (protobuf): imported and compiled in memory;
+ *   - IR text (docs/IR.md: starts with `graph`, `meta` or `#` comments): parsed and
+ *     compiled in memory.
+ * "Compiling" a source model here means running shape inference over it (the
+ * optimization passes plug in at d2_compile_source). Used by the public API
+ * (runtime/session.c) and the CLI. */
+#ifndef D2_RUNTIME_LOAD_H
+#define D2_RUNTIME_LOAD_H
+
+#include "../frontend/frontend.h"
+#include "../ir/ir.h"
+
+/* Which format the bytes look like; D2_FORMAT_UNKNOWN when none. */
+enum d2_model_format d2_sniff_model_format(const void *data, size_t size);
+/* "onnx", "d2rt-ir", "ir-text", ... */
+const char *d2_model_format_name(enum d2_model_format format);
+
+/* Read a whole file into memory allocated with alloc (a NUL is appended, not counted). */
+enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, void **data_out,
+                            size_t *size_out, struct d2_error *err);
+
+/* Run the compile pipeline on a freshly imported or parsed graph. */
+enum d2_status d2_compile_source(struct d2_graph *g, struct d2_error *err);
+
+/* Load any supported model file. *format_out (may be NULL) receives the detected format.
+ * Errors say what the file was taken for and why it failed. */
+struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator *alloc,
+                                    enum d2_model_format *format_out, struct d2_error *err);
+
+#endif
