@@ -1,0 +1,51 @@
+/* passes/passes.h: graph-to-graph transformations and the pipeline that runs them.
+ *
+ * A pass rewrites a graph in place and returns D2_OK, or an error naming the node
+ * and op it could not handle. The pipeline (passes/pipeline.c) runs the passes of
+ * one table in order. With options->verify set, or when built with
+ * -DD2_DEBUG_VERIFY=1 (make DEBUG=1), it runs d2_verify_graph after every pass and
+ * turns a failure into D2_ERR_INTERNAL naming the pass. Library code never prints:
+ * to see the IR between passes, set dump_after and a dump callback, which receives
+ * the IR text after the named pass (or after every pass with "all").
+ */
+#ifndef D2_PASSES_H
+#define D2_PASSES_H
+
+#include "../ir/ir.h"
+
+typedef enum d2_status (*d2_pass_fn)(struct d2_graph *g, struct d2_error *err);
+
+struct d2_pass {
+    const char *name; /* "dce"; what dump_after, only and golden tests name */
+    d2_pass_fn run;
+};
+
+struct d2_pass_options {
+    /* Run only these passes (comma-separated names, in pipeline order), or NULL for
+     * the whole pipeline. Golden tests use this ("# passes: dce"). */
+    const char *only;
+    const char *dump_after; /* pass name, "all", or NULL */
+    void (*dump)(void *user, const char *pass, const char *ir_text);
+    void *dump_user;
+    bool verify; /* verify after every pass (always on with D2_DEBUG_VERIFY) */
+};
+
+/* The pipeline's passes in order; *count receives their number. */
+const struct d2_pass *d2_pass_table(uint32_t *count);
+/* The pass called name, or NULL. */
+const struct d2_pass *d2_pass_find(const char *name);
+
+/* Run the pipeline (or options->only) on g. options may be NULL (defaults). An
+ * unknown name in `only` is D2_ERR_INVALID_ARG. */
+enum d2_status d2_run_passes(struct d2_graph *g, const struct d2_pass_options *options, struct d2_error *err);
+
+/* ---- the passes (one file each under passes/) ------------------------------- */
+
+/* d2_infer_graph as a pass: (re)compute every value's type. */
+enum d2_status d2_pass_infer_shapes(struct d2_graph *g, struct d2_error *err);
+/* Dead code elimination (passes/dce.c): drop nodes none of whose outputs reaches a
+ * graph output, then constants and values nothing uses; graph inputs stay. Regions
+ * are cleaned too. Value ids are renumbered densely, in their old order. */
+enum d2_status d2_pass_dce(struct d2_graph *g, struct d2_error *err);
+
+#endif
