@@ -1,0 +1,34 @@
+/* backends/cpu/ref_tensor.h: helpers shared by the reference kernels of the "shape
+ * and data movement" ops (backends/cpu/ref_tensor*.c).
+ *
+ * These ops are dtype-generic: they move elements as raw bytes (d2_dtype_size bytes
+ * each), so every dtype, bool and f16 included, takes the same path. */
+#ifndef D2_BACKENDS_CPU_REF_TENSOR_H
+#define D2_BACKENDS_CPU_REF_TENSOR_H
+
+#include "cpu.h"
+#include "../../ir/shape_tensor.h"
+
+/* Reference kernels of the family (ir/shape_tensor.h lists the ops). */
+#define D2_X(name) enum d2_status d2_cpu_ref_##name(struct d2_kernel_ctx *ctx);
+D2_TENSOR_OPS(D2_X)
+#undef D2_X
+
+/* Run the op's shape function on the concrete inputs (types and values) and make
+ * sure each output is allocated with exactly the resulting dtype and dims: outputs
+ * the executor already allocated that way are kept, others are (re)allocated.
+ * This is how data-dependent ops (range, one_hot, constant_of_shape...) get their
+ * output, and it re-checks every input against the op's rules. */
+enum d2_status d2_ref_tensor_prepare(struct d2_kernel_ctx *ctx, d2_shape_fn shape_fn);
+
+/* Copy a strided view of src into contiguous dst: element `coord` (a coordinate in
+ * `dims`, rank <= D2_MAX_RANK) of dst is src element
+ * src_offset + sum(coord[d] * src_strides[d]) (strides in elements, may be 0 or
+ * negative). */
+void d2_ref_copy_strided(void *dst, const void *src, size_t elem_size, int32_t rank, const int64_t *dims,
+                         const int64_t *src_strides, int64_t src_offset);
+
+/* Coordinates of row-major linear index `index` in dims. */
+void d2_ref_unravel(int64_t index, int32_t rank, const int64_t *dims, int64_t *coord);
+
+#endif
