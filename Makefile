@@ -37,6 +37,10 @@ PROTOS   := $(shell find frontend -name '*.proto' 2>/dev/null | sort)
 PROTO_C  := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 PROTO_H  := $(PROTO_C:.c=.h)
 
+# Kernels and shape functions are found through weak references (ir/shape.c,
+# backends/cpu/ref_table.c), which do not pull objects out of an archive: link it whole.
+LIB_LINK := -Wl,--whole-archive $(BUILD)/libd2rt.a -Wl,--no-whole-archive
+
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 
@@ -68,7 +72,7 @@ $(BUILD)/libd2rt.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/d2rt: $(CLI_OBJS) $(BUILD)/libd2rt.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libd2rt.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB_LINK) $(LDLIBS)
 
 # Generated protobuf-c code (from the project's own .proto files).
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | deps-check
@@ -90,12 +94,12 @@ $(BUILD)/obj/%.o: %.cu
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libd2rt.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libd2rt.a $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB_LINK) $(LDLIBS) $(TEST_LIBS)
 
 # Small C programs the test scripts use (tensor comparison, detection matching).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libd2rt.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libd2rt.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB_LINK) $(LDLIBS)
 
 .PHONY: deps-check
 deps-check:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../passes/passes.h"
 #include "artifact.h"
 
 const char *d2_model_format_name(enum d2_model_format format)
@@ -144,7 +145,7 @@ enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, 
 
 enum d2_status d2_compile_source(struct d2_graph *g, struct d2_error *err)
 {
-    return d2_infer_graph(g, err);
+    return d2_run_passes(g, NULL, err);
 }
 
 /* The directory part of path ("." when none), for ONNX external data. */

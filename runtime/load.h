@@ -6,8 +6,8 @@
  *   - an ONNX ModelProto (protobuf): imported and compiled in memory;
  *   - IR text (docs/IR.md: starts with `graph`, `meta` or `#` comments): parsed and
  *     compiled in memory.
- * "Compiling" a source model here means running shape inference over it (the
- * optimization passes plug in at d2_compile_source). Used by the public API
+ * "Compiling" a source model means running the pass pipeline (passes/passes.h:
+ * shape inference, then the optimizations) over it. Used by the public API
  * (runtime/session.c) and the CLI. */
 #ifndef D2_RUNTIME_LOAD_H
 #define D2_RUNTIME_LOAD_H
