@@ -40,7 +40,9 @@ def _normalize(array, what):
     if a.dtype.name not in _SUPPORTED:
         raise TypeError("%s has dtype %s, which d2rt's .npy reader does not support"
                         % (what, a.dtype))
-    return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False))
+    # np.asarray(order="C"), not np.ascontiguousarray: the latter turns a 0-d array
+    # (a scalar input) into shape (1,).
+    return np.asarray(a.astype(a.dtype.newbyteorder("<"), copy=False), order="C")
 
 
 def case_dir(op, case):
