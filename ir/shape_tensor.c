@@ -95,7 +95,8 @@ struct d2_slice_axis d2_slice_resolve(int64_t dim, int64_t start, int64_t end, i
         /* Walking backwards: the first element is at most dim-1 and the exclusive
          * end may be -1 (one before the first element). */
         int64_t back = step == INT64_MIN ? INT64_MAX : -step;
-        start = start < 0 ? -1 : start > dim - 1 ? dim - 1 : start;
+        start = start < 0 ? 0 : start;
+        start = start > dim - 1 ? dim - 1 : start; /* -1 (nothing) when dim is 0 */
         end = end < -1 ? -1 : end > dim - 1 ? dim - 1 : end;
         r.length = start > end ? (start - end - 1) / back + 1 : 0;
     }
