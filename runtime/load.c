@@ -21,84 +21,11 @@ const char *d2_model_format_name(enum d2_model_format format)
     return "unknown";
 }
 
-/* IR text: optional whitespace and `#` comment lines, then `graph` or `meta`. */
-static bool looks_like_ir_text(const unsigned char *p, size_t size)
-{
-    size_t i = 0;
-    for (;;) {
-        while (i < size && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
-            i++;
-        if (i < size && p[i] == '#') {
-            while (i < size && p[i] != '\n')
-                i++;
-            continue;
-        }
-        break;
-    }
-    return (size - i >= 5 && memcmp(p + i, "graph", 5) == 0) || (size - i >= 4 && memcmp(p + i, "meta", 4) == 0);
-}
-
-/* Read a protobuf varint; false when it runs past the end or is too long. */
-static bool read_varint(const unsigned char *p, size_t size, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*pos >= size)
-            return false;
-        v |= (uint64_t)(p[*pos] & 0x7f) << shift;
-        if (!(p[(*pos)++] & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* An ONNX ModelProto: protobuf whose top-level fields are ModelProto's fields with
- * their wire types. Files written by onnx start with ir_version (field 1, varint): that
- * alone is enough, so a truncated model still reaches the importer and gets its
- * precise error. Otherwise the whole top level must walk cleanly. */
-static bool looks_like_onnx(const unsigned char *p, size_t size)
-{
-    size_t pos = 0;
-    if (size >= 2 && p[0] == 0x08)
-        return true;
-    while (pos < size) {
-        uint64_t key, len;
-        uint32_t field, wire;
-        if (!read_varint(p, size, &pos, &key))
-            return false;
-        field = (uint32_t)(key >> 3);
-        wire = (uint32_t)(key & 7);
-        switch (field) {
-        case 1: case 5:  /* ir_version, model_version */
-            if (wire != 0 || !read_varint(p, size, &pos, &len))
-                return false;
-            break;
-        case 2: case 3: case 4: case 6: case 7: case 8: case 14: case 20: case 25:
-            if (wire != 2 || !read_varint(p, size, &pos, &len) || len > size - pos)
-                return false;
-            pos += (size_t)len;
-            break;
-        default:
-            return false;
-        }
-    }
-    return size > 0;
-}
-
 enum d2_model_format d2_sniff_model_format(const void *data, size_t size)
 {
-    const unsigned char *p = data;
     if (!data || size == 0)
         return D2_FORMAT_UNKNOWN;
-    if (d2_artifact_sniff(data, size))
-        return D2_FORMAT_D2RT_IR;
-    if (looks_like_ir_text(p, size))
-        return D2_FORMAT_IR_TEXT;
-    if (looks_like_onnx(p, size))
-        return D2_FORMAT_ONNX;
-    return D2_FORMAT_UNKNOWN;
+    return d2_detect_format(data, size);
 }
 
 enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, void **data_out,
@@ -212,6 +139,11 @@ struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator 
             d2_graph_free(g);
             g = NULL;
         }
+        break;
+    case D2_FORMAT_CAFFE2:
+    case D2_FORMAT_TORCHSCRIPT:
+        d2_errorf(err, D2_ERR_UNSUPPORTED, "'%s' is a %s model, which d2rt cannot import yet", path,
+                  d2_model_format_name(format));
         break;
     default:
         if (size == 0)

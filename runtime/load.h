@@ -15,7 +15,7 @@
 #include "../frontend/frontend.h"
 #include "../ir/ir.h"
 
-/* Which format the bytes look like; D2_FORMAT_UNKNOWN when none. */
+/* Which format the bytes look like (frontend/detect.c); D2_FORMAT_UNKNOWN when none. */
 enum d2_model_format d2_sniff_model_format(const void *data, size_t size);
 /* "onnx", "d2rt-ir", "ir-text", ... */
 const char *d2_model_format_name(enum d2_model_format format);
