@@ -25,4 +25,7 @@ struct d2_graph *d2_onnx_import_file(const char *path, const struct d2_allocator
 enum d2_status d2_onnx_parse_tensor(const void *data, size_t size, const struct d2_allocator *alloc,
                                     struct d2_tensor *out, char **name_out, struct d2_error *err);
 
+/* Which format the bytes hold, from content only (frontend/detect.c). */
+enum d2_model_format d2_detect_format(const void *data, size_t size);
+
 #endif
