@@ -22,8 +22,8 @@
 D2_ELEMENTWISE_OPS(D2_X)
 #undef D2_X
 
-/* Name of the node's op, for error messages ("div: ..."). */
-const char *d2_ew_op_name(const struct d2_kernel_ctx *ctx);
+/* Error messages need not name the node or op: the executor prefixes
+ * "node '<name>' (<op>): " to every kernel error. */
 
 /* Make output `index` a tensor of dtype/rank/dims with storage: keeps what the executor
  * allocated when it already matches, (re)allocates otherwise. */

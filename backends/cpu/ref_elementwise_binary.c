@@ -29,11 +29,10 @@ typedef bool (*int_binop)(int64_t a, int64_t b, bool is_u64, int64_t *c);
 static enum d2_status check_inputs(struct d2_kernel_ctx *ctx, uint32_t count)
 {
     if (ctx->num_inputs < count)
-        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "%s: needs %u inputs, got %u", d2_ew_op_name(ctx), count,
-                         ctx->num_inputs);
+        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "needs %u inputs, got %u", count, ctx->num_inputs);
     for (uint32_t i = 0; i < count; i++)
         if (!ctx->inputs[i])
-            return d2_errorf(ctx->err, D2_ERR_INTERNAL, "%s: input %u is missing", d2_ew_op_name(ctx), i);
+            return d2_errorf(ctx->err, D2_ERR_INTERNAL, "input %u is missing", i);
     return D2_OK;
 }
 
@@ -54,16 +53,16 @@ static enum d2_status same_dtype(struct d2_kernel_ctx *ctx, uint32_t first, uint
 {
     for (uint32_t i = first + 1; i < first + count; i++)
         if (ctx->inputs[i]->dtype != ctx->inputs[first]->dtype)
-            return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s: inputs %u (%s) and %u (%s) have different dtypes",
-                             d2_ew_op_name(ctx), first, d2_dtype_name(ctx->inputs[first]->dtype), i,
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "inputs %u (%s) and %u (%s) have different dtypes",
+                             first, d2_dtype_name(ctx->inputs[first]->dtype), i,
                              d2_dtype_name(ctx->inputs[i]->dtype));
     return D2_OK;
 }
 
 static enum d2_status division_by_zero(struct d2_kernel_ctx *ctx, int64_t element)
 {
-    return d2_errorf(ctx->err, D2_ERR_INVALID_ARG, "%s: integer division by zero at output element %lld",
-                     d2_ew_op_name(ctx), (long long)element);
+    return d2_errorf(ctx->err, D2_ERR_INVALID_ARG, "integer division by zero at output element %lld",
+                     (long long)element);
 }
 
 /* c = a op b with a and b of one dtype; the output has that dtype. */
@@ -80,8 +79,7 @@ static enum d2_status map_binary(struct d2_kernel_ctx *ctx, float_binop on_float
     a = ctx->inputs[0];
     b = ctx->inputs[1];
     if (!d2_dtype_is_float(a->dtype) && !d2_dtype_is_integer(a->dtype))
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "%s: dtype %s is not supported", d2_ew_op_name(ctx),
-                         d2_dtype_name(a->dtype));
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtype %s is not supported", d2_dtype_name(a->dtype));
     st = prepare_broadcast_output(ctx, 2, a->dtype);
     if (st != D2_OK)
         return st;
@@ -228,7 +226,7 @@ enum d2_status d2_cpu_ref_pow(struct d2_kernel_ctx *ctx)
     b = ctx->inputs[1];
     if (!(d2_dtype_is_float(a->dtype) || d2_dtype_is_integer(a->dtype)) ||
         !(d2_dtype_is_float(b->dtype) || d2_dtype_is_integer(b->dtype)))
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "pow: dtypes %s ^ %s are not supported",
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtypes %s ^ %s are not supported",
                          d2_dtype_name(a->dtype), d2_dtype_name(b->dtype));
     st = prepare_broadcast_output(ctx, 2, a->dtype);
     if (st != D2_OK)
@@ -382,7 +380,7 @@ static enum d2_status map_fold(struct d2_kernel_ctx *ctx, enum fold_kind kind)
     int64_t n;
     enum d2_status st;
     if (count == 0)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s: needs at least one input", d2_ew_op_name(ctx));
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "needs at least one input");
     st = check_inputs(ctx, count);
     if (st == D2_OK)
         st = same_dtype(ctx, 0, count);
@@ -390,8 +388,7 @@ static enum d2_status map_fold(struct d2_kernel_ctx *ctx, enum fold_kind kind)
         return st;
     dtype = ctx->inputs[0]->dtype;
     if (!d2_dtype_is_float(dtype) && (kind == FOLD_MEAN || !d2_dtype_is_integer(dtype)))
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "%s: dtype %s is not supported", d2_ew_op_name(ctx),
-                         d2_dtype_name(dtype));
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtype %s is not supported", d2_dtype_name(dtype));
     st = prepare_broadcast_output(ctx, count, dtype);
     if (st != D2_OK)
         return st;

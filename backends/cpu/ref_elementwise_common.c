@@ -4,11 +4,6 @@
 
 #include <string.h>
 
-const char *d2_ew_op_name(const struct d2_kernel_ctx *ctx)
-{
-    return d2_op_name(ctx->node->op);
-}
-
 enum d2_status d2_ew_prepare_output(struct d2_kernel_ctx *ctx, uint32_t index, enum d2_dtype dtype,
                                     int32_t rank, const int64_t *dims)
 {
@@ -16,10 +11,9 @@ enum d2_status d2_ew_prepare_output(struct d2_kernel_ctx *ctx, uint32_t index, e
     int64_t numel = d2_dims_numel(rank, dims);
     bool matches;
     if (index >= ctx->num_outputs)
-        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "%s: output %u missing (node has %u)", d2_ew_op_name(ctx),
-                         index, ctx->num_outputs);
+        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "output %u missing (node has %u)", index, ctx->num_outputs);
     if (numel < 0)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s: output element count overflows", d2_ew_op_name(ctx));
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "output element count overflows");
     out = &ctx->outputs[index];
     matches = out->dtype == dtype && out->rank == rank && (out->data != NULL || numel == 0) &&
               memcmp(out->dims, dims, (size_t)rank * sizeof *dims) == 0;
@@ -45,7 +39,7 @@ enum d2_status d2_ew_broadcast_shape(struct d2_kernel_ctx *ctx, uint32_t count,
                 continue;
             if (dims[d] != 1)
                 return d2_errorf(ctx->err, D2_ERR_SHAPE,
-                                 "%s: input %u dim %d (%lld) does not broadcast with %lld", d2_ew_op_name(ctx), k,
+                                 "input %u dim %d (%lld) does not broadcast with %lld", k,
                                  (int)j, (long long)t->dims[j], (long long)dims[d]);
             dims[d] = t->dims[j];
         }

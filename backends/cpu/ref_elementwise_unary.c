@@ -19,7 +19,7 @@ typedef int64_t (*int_fn)(int64_t x, bool is_u64);
 static enum d2_status input0(struct d2_kernel_ctx *ctx, const struct d2_tensor **x)
 {
     if (ctx->num_inputs < 1 || !ctx->inputs[0])
-        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "%s: input 0 is missing", d2_ew_op_name(ctx));
+        return d2_errorf(ctx->err, D2_ERR_INTERNAL, "input 0 is missing");
     *x = ctx->inputs[0];
     return D2_OK;
 }
@@ -35,8 +35,7 @@ static enum d2_status map_unary(struct d2_kernel_ctx *ctx, float_fn on_float, in
     if (st != D2_OK)
         return st;
     if (d2_dtype_is_float(x->dtype) ? !on_float : !on_int)
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "%s: dtype %s is not supported", d2_ew_op_name(ctx),
-                         d2_dtype_name(x->dtype));
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtype %s is not supported", d2_dtype_name(x->dtype));
     st = d2_ew_prepare_output(ctx, 0, x->dtype, x->rank, x->dims);
     if (st != D2_OK)
         return st;
@@ -226,8 +225,7 @@ static enum d2_status map_predicate(struct d2_kernel_ctx *ctx, predicate_fn test
     if (st != D2_OK)
         return st;
     if (float_only ? !d2_dtype_is_float(x->dtype) : x->dtype != D2_DTYPE_BOOL)
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "%s: dtype %s is not supported", d2_ew_op_name(ctx),
-                         d2_dtype_name(x->dtype));
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtype %s is not supported", d2_dtype_name(x->dtype));
     st = d2_ew_prepare_output(ctx, 0, D2_DTYPE_BOOL, x->rank, x->dims);
     if (st != D2_OK)
         return st;
@@ -335,7 +333,7 @@ enum d2_status d2_cpu_ref_cast(struct d2_kernel_ctx *ctx)
     if (st != D2_OK)
         return st;
     if (attrs->to <= D2_DTYPE_UNDEFINED || attrs->to >= D2_DTYPE_COUNT)
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "cast: target dtype %d is not a d2rt dtype", (int)attrs->to);
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "target dtype %d is not a d2rt dtype", (int)attrs->to);
     st = d2_ew_prepare_output(ctx, 0, attrs->to, x->rank, x->dims);
     if (st != D2_OK)
         return st;
@@ -359,10 +357,10 @@ static enum d2_status clip_bound(struct d2_kernel_ctx *ctx, uint32_t i, bool *pr
     const struct d2_tensor *bound = i < ctx->num_inputs ? ctx->inputs[i] : NULL;
     *present = bound != NULL;
     if (bound && d2_tensor_numel(bound) != 1)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "clip: %s must have one element, it has %lld",
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s must have one element, it has %lld",
                          i == 1 ? "min" : "max", (long long)d2_tensor_numel(bound));
     if (bound && bound->dtype != ctx->inputs[0]->dtype)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "clip: %s has dtype %s but x has %s", i == 1 ? "min" : "max",
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s has dtype %s but x has %s", i == 1 ? "min" : "max",
                          d2_dtype_name(bound->dtype), d2_dtype_name(ctx->inputs[0]->dtype));
     return D2_OK;
 }
@@ -383,7 +381,7 @@ enum d2_status d2_cpu_ref_clip(struct d2_kernel_ctx *ctx)
     if (st != D2_OK)
         return st;
     if (!d2_dtype_is_float(x->dtype) && !d2_dtype_is_integer(x->dtype))
-        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "clip: dtype %s is not supported", d2_dtype_name(x->dtype));
+        return d2_errorf(ctx->err, D2_ERR_UNSUPPORTED, "dtype %s is not supported", d2_dtype_name(x->dtype));
     st = d2_ew_prepare_output(ctx, 0, x->dtype, x->rank, x->dims);
     if (st != D2_OK)
         return st;
