@@ -225,8 +225,10 @@ enum d2_status d2_window_conv_transpose(const struct d2_attrs_conv_transpose *at
             target = full - w->pad_begin[i] - w->pad_end[i];
         if (output_shape || attrs->auto_pad != D2_AUTO_PAD_NOTSET) {
             /* Derive the pads: the odd unit goes to the begin except for SAME_UPPER
-             * (ONNX ConvTranspose's rule). */
-            int64_t total = full - target;
+             * (ONNX ConvTranspose's rule). A target larger than the full output is
+             * not negative padding: the extra positions at the end get the bias only
+             * (as onnxruntime and the ONNX node tests do). */
+            int64_t total = full - target > 0 ? full - target : 0;
             if (attrs->auto_pad == D2_AUTO_PAD_SAME_UPPER) {
                 w->pad_begin[i] = total / 2;
                 w->pad_end[i] = total - total / 2;
