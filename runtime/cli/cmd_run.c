@@ -5,7 +5,8 @@
  * inputs in order, after the named ones) or `name=path`; the file is an .npy array or
  * an ONNX TensorProto (.pb), told apart by content. One summary line per output is
  * printed; with --out DIR, output k is written to DIR/out<k>.npy and the output names,
- * one per line, to DIR/names.txt. */
+ * one per line, to DIR/names.txt. NumPy has no bfloat16, so bf16 outputs are written
+ * as f32 (every bf16 value is exactly an f32). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static const char run_usage[] =
     "  INPUT      `path` (fills the model inputs in order) or `name=path`; each file is\n"
     "             a NumPy .npy array or an ONNX TensorProto .pb (detected from content)\n"
     "  --out DIR  write output k to DIR/out<k>.npy and the output names to DIR/names.txt\n"
+    "             (bf16 outputs are written as f32: NumPy has no bfloat16)\n"
     "Prints one line per output: name, dtype, shape, and min/max/mean for numbers.\n";
 
 /* Load an .npy or a TensorProto file into t. */
@@ -103,6 +105,19 @@ static int write_outputs(const char *dir, d2rt_model *model, d2rt_tensor **outs,
         view.data = d2rt_tensor_data(outs[k]);
         view.nbytes = d2rt_tensor_nbytes(outs[k]);
         snprintf(path, sizeof path, "%s/out%u.npy", dir, k);
+        if (view.dtype == D2_DTYPE_BF16) {
+            /* NumPy has no bfloat16: write the (exactly representable) f32 values. */
+            struct d2_tensor widened;
+            enum d2_status st = d2_tensor_alloc(&widened, NULL, D2_DTYPE_F32, view.rank, view.dims, &err);
+            for (int64_t i = 0; st == D2_OK && i < d2_tensor_numel(&view); i++)
+                ((float *)widened.data)[i] = d2_bf16_to_f32(((const uint16_t *)view.data)[i]);
+            if (st == D2_OK)
+                st = d2_npy_write_file(path, &widened, &err);
+            d2_tensor_release(&widened, NULL);
+            if (st != D2_OK)
+                return cli_fail("%s", err.message);
+            continue;
+        }
         if (d2_npy_write_file(path, &view, &err) != D2_OK)
             return cli_fail("%s", err.message);
     }
