@@ -213,7 +213,9 @@ enum d2_status d2_resize_make_plan(const struct d2_attrs_resize *a, const struct
                 return d2_errorf(err, D2_ERR_SHAPE, "scale %g for axis %lld must be positive and finite", s,
                                  (long long)d);
             plan->scale[d] = s;
-            if (x->dims[d] >= 0) {
+            if (s == 1.0) {
+                plan->out[d] = x->dims[d]; /* floor(in * 1) = in, even when in is unknown */
+            } else if (x->dims[d] >= 0) {
                 double out = floor((double)x->dims[d] * s);
                 if (out > 1e15)
                     return d2_errorf(err, D2_ERR_SHAPE, "scale %g makes axis %lld too large", s, (long long)d);
@@ -230,6 +232,8 @@ enum d2_status d2_resize_make_plan(const struct d2_attrs_resize *a, const struct
         int64_t size = d2_tensor_get_i64(given, (size_t)i);
         if (size < 0)
             return d2_errorf(err, D2_ERR_SHAPE, "size %lld for axis %lld is negative", (long long)size, (long long)d);
+        if (a->keep_aspect_ratio_policy == D2_ASPECT_POLICY_STRETCH)
+            plan->out[d] = size; /* known even when the input dim is not */
         if (x->dims[d] < 0) {
             all_inputs_known = false;
             requested[i] = 0;
@@ -280,7 +284,8 @@ enum d2_status d2_shape_resize(struct d2_shape_ctx *ctx)
         return st;
     *out = *x;
     for (int32_t i = 0; i < x->rank; i++) {
-        if (!plan.resized[i])
+        /* Not resized, or scaled by exactly 1: the input dim (and its symbol) stays. */
+        if (!plan.resized[i] || (plan.scale[i] == 1.0 && plan.out[i] == x->dims[i]))
             continue;
         out->dims[i] = plan.out[i];
         out->symbols[i] = NULL;
