@@ -68,6 +68,15 @@ uint64_t d2_af_hash(const void *data, size_t size)
     return (uint64_t)XXH64(data, size, 0);
 }
 
+void d2_af_one_line(struct d2_error *err)
+{
+    if (!err)
+        return;
+    for (char *p = err->message; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 bool d2_artifact_sniff(const void *data, size_t size)
 {
     return data && size >= D2_AF_MAGIC_SIZE && memcmp(data, D2_AF_MAGIC, D2_AF_MAGIC_SIZE) == 0;

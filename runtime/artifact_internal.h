@@ -76,6 +76,10 @@ enum d2_af_field_kind {
 };
 uint8_t d2_af_field_kind_code(enum d2_attr_field_kind kind);
 
+/* Replaces control characters in err's message with '?': names quoted from a file or
+ * a graph may contain newlines, and messages are one line. */
+void d2_af_one_line(struct d2_error *err);
+
 /* XXH64 with seed 0 over a byte range. */
 uint64_t d2_af_hash(const void *data, size_t size);
 

@@ -708,11 +708,16 @@ static enum d2_status check_sections(struct reader *r, uint32_t count)
 }
 
 /* Messages name the format once, in front ("model.ir: node 'x' (if), region 0: ...");
- * the version message already starts with "model.ir format version". */
-static void add_prefix(struct d2_error *err)
+ * the version message already starts with "model.ir format version". Names quoted
+ * from the file may hold any byte but NUL: control characters become '?' so the
+ * message stays one line. */
+static void finish_error(struct d2_error *err)
 {
-    if (err && err->code != D2_OK && strncmp(err->message, "model.ir", 8) != 0)
+    if (!err || err->code == D2_OK)
+        return;
+    if (strncmp(err->message, "model.ir", 8) != 0)
         d2_error_prefix(err, "model.ir: ");
+    d2_af_one_line(err);
 }
 
 struct d2_graph *d2_af_load(const uint8_t *data, size_t size, const struct d2_allocator *alloc,
@@ -736,7 +741,7 @@ struct d2_graph *d2_af_load(const uint8_t *data, size_t size, const struct d2_al
     if (st == D2_OK)
         st = check_constants(&r);
     if (st != D2_OK) {
-        add_prefix(err);
+        finish_error(err);
         return NULL;
     }
     g = d2_graph_new(alloc, err);
@@ -751,7 +756,7 @@ struct d2_graph *d2_af_load(const uint8_t *data, size_t size, const struct d2_al
         st = read_metadata(&r, g);
     if (st != D2_OK) {
         d2_graph_free(g);
-        add_prefix(err);
+        finish_error(err);
         return NULL;
     }
     return g;

@@ -581,8 +581,10 @@ enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *
         st = build_constant_descriptors(&w, &desc, &constants_size);
     if (st == D2_OK)
         st = assemble(&w, &strings, &metadata, &desc, constants_size, sink);
-    if (st != D2_OK)
+    if (st != D2_OK) {
         d2_error_prefix(err, "writing model.ir: ");
+        d2_af_one_line(err);
+    }
     d2_free(alloc, strings.data);
     d2_free(alloc, metadata.data);
     d2_free(alloc, desc.data);

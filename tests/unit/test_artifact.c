@@ -902,6 +902,52 @@ START_TEST(region_nesting_is_bounded)
 }
 END_TEST
 
+START_TEST(misaligned_buffer_is_refused)
+{
+    size_t size;
+    uint8_t *data = rich_artifact(&size);
+    uint8_t *block = aligned_alloc(64, (size + 64) / 64 * 64 + 64);
+    memcpy(block + 1, data, size);
+    assert_rejected(block + 1, size, D2_ERR_INVALID_ARG, "aligned");
+    free(block);
+    free(data);
+}
+END_TEST
+
+static void assert_write_refused(const struct d2_graph *g, const char *needle)
+{
+    struct d2_error err = { 0 };
+    void *out = NULL;
+    size_t size;
+    ck_assert_int_eq(d2_artifact_write_buffer(g, NULL, &out, &size, &err), D2_ERR_INVALID_ARG);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(err.message, needle) != NULL, "'%s' not in: %s", needle, err.message);
+}
+
+START_TEST(writer_rejects_what_it_cannot_store)
+{
+    struct d2_error err = { 0 };
+    struct d2_graph *g = d2_graph_new(NULL, &err);
+    int32_t n = d2_graph_add_node(g, D2_OP_CONV, "c", 0, NULL, 1, NULL, &err);
+    struct d2_attrs_conv *a = d2_node_attrs(g, n);
+    d2_value_id v;
+    a->auto_pad = 42;
+    assert_write_refused(g, "auto_pad");
+    a->auto_pad = D2_AUTO_PAD_VALID;
+    g->values[0].type.rank = 9;
+    assert_write_refused(g, "rank 9");
+    g->values[0].type.rank = D2_RANK_UNKNOWN;
+    v = add_const(g, "k", D2_DTYPE_I32, 1, (int64_t[]){ 4 }, 1);
+    g->constants[g->values[v].constant].nbytes = 12; /* does not match dims */
+    assert_write_refused(g, "do not match");
+    g->constants[g->values[v].constant].nbytes = 16;
+    n = d2_graph_add_node(g, D2_OP_IF, "if", 0, NULL, 0, NULL, &err);
+    ck_assert_int_eq(d2_graph_set_metadata(g->nodes[n].regions[1], "k", "v", &err), D2_OK);
+    assert_write_refused(g, "metadata on a region");
+    d2_graph_free(g);
+}
+END_TEST
+
 /* ---- allocation failure ------------------------------------------------------------------ */
 
 START_TEST(write_nomem_at_every_allocation)
@@ -979,6 +1025,8 @@ static Suite *artifact_suite(void)
     tcase_add_test(tc, hand_made_file_loads_by_name_with_defaults);
     tcase_add_test(tc, hand_made_errors);
     tcase_add_test(tc, region_nesting_is_bounded);
+    tcase_add_test(tc, misaligned_buffer_is_refused);
+    tcase_add_test(tc, writer_rejects_what_it_cannot_store);
     tcase_add_test(tc, write_nomem_at_every_allocation);
     tcase_add_test(tc, load_nomem_at_every_allocation);
     suite_add_tcase(s, tc);
