@@ -610,11 +610,12 @@ struct hand {
     uint32_t conv_output;
     bool extra_unknown_section;
     int loop_depth;                /* > 0: a chain of nested loop nodes after conv */
+    int sibling_loops;             /* loop nodes (each with an empty region) after conv */
 };
 
 static struct hand hand_defaults(void)
 {
-    struct hand h = { 1, 0, 0, "conv", "auto_pad", "same_upper", "group", 6, 0, 4, 1, 24, 128, 0, 0, S_Y, 2, false, 0 };
+    struct hand h = { 1, 0, 0, "conv", "auto_pad", "same_upper", "group", 6, 0, 4, 1, 24, 128, 0, 0, S_Y, 2, false, 0, 0 };
     return h;
 }
 
@@ -677,7 +678,7 @@ static void hand_graph(const struct hand *h, struct buf *b)
     b_u32(b, 0); /* next_auto_name */
     b_u32(b, 1); /* inputs */
     b_u32(b, 0);
-    b_u32(b, h->loop_depth ? 2 : 1); /* nodes */
+    b_u32(b, 1 + (h->loop_depth ? 1 : 0) + (uint32_t)h->sibling_loops); /* nodes */
     b_u32(b, S_C);
     b_u32(b, S_OP);
     b_u32(b, 3);
@@ -704,6 +705,15 @@ static void hand_graph(const struct hand *h, struct buf *b)
         b_u32(b, 0);
         b_u32(b, 1);
         hand_loop_chain(b, h->loop_depth - 1);
+    }
+    for (int i = 0; i < h->sibling_loops; i++) {
+        b_u32(b, S_EMPTY);
+        b_u32(b, S_LOOP);
+        b_u32(b, 0);
+        b_u32(b, 0);
+        b_u32(b, 0);
+        b_u32(b, 1);
+        hand_loop_chain(b, 0);
     }
     b_u32(b, 1); /* outputs */
     b_u32(b, 2);
@@ -884,6 +894,15 @@ START_TEST(region_nesting_is_bounded)
     free(data);
     h.loop_depth = 65;
     hand_rejected(&h, D2_ERR_PARSE, "nest deeper");
+    h.loop_depth = 0;
+    h.sibling_loops = 4095; /* 4096 graphs with the top level: the limit */
+    data = hand_file(&h, &size);
+    g = d2_artifact_load_buffer(data, size, NULL, &err);
+    ck_assert_msg(g != NULL, "%s", err.message);
+    d2_graph_free(g);
+    free(data);
+    h.sibling_loops = 4096;
+    hand_rejected(&h, D2_ERR_PARSE, "more than 4096 graphs");
 
     /* the writer refuses to produce what the reader would refuse */
     g = d2_graph_new(NULL, &err);
