@@ -23,7 +23,7 @@
 #define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 28
 /* How deeply If/Loop bodies may nest (also bounds the protobuf pre-check). */
-#define ONNX_MAX_GRAPH_DEPTH 32
+#define ONNX_MAX_GRAPH_DEPTH 16
 
 /* ---- name map: string -> 64-bit value (open addressing, heap via d2_allocator) ---- */
 struct onnx_name_map {

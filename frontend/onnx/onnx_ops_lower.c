@@ -9,7 +9,8 @@
  *     flatten(axis) -> op(axis=1) -> reshape to shape(x); when axis is the last dim
  *     (known rank) the two forms agree and the plain op is used.
  *   - Resize-10 and Upsample: asymmetric coordinates, nearest picks floor.
- *   - Dropout is inference-only: identity, and an all-true mask if asked for.
+ *   - Dropout is inference-only: identity, and an all-ones mask if asked for (nothing
+ *     is dropped; bool from opset 10, the input's type before).
  *   - BatchNormalization's training outputs equal the running statistics in
  *     inference mode; training_mode=1 is rejected.
  */
@@ -58,6 +59,16 @@ static enum d2_status attr_input(struct onnx_node_ctx *ctx, bool from_attr, cons
     return D2_OK;
 }
 
+/* The shape of x as an i64 vector: a constant when x's type is static (so inference
+ * downstream sees exact dims), else a shape node. */
+static d2_value_id shape_of(struct onnx_node_ctx *ctx, d2_value_id x)
+{
+    const struct d2_type *t = &ctx->g->values[x].type;
+    if (d2_type_is_static(t))
+        return onnx_const_i64(ctx, t->dims, (uint32_t)t->rank, false);
+    return onnx_emit_aux(ctx, D2_OP_SHAPE, 1, &x, NULL);
+}
+
 /* ---- Softmax, LogSoftmax, Hardmax ---- */
 
 enum d2_status onnx_convert_softmax_family(struct onnx_node_ctx *ctx)
@@ -90,7 +101,7 @@ enum d2_status onnx_convert_softmax_family(struct onnx_node_ctx *ctx)
     if (y2 == D2_NO_VALUE)
         return fail(ctx);
     sa->axis = 1;
-    d2_value_id shape = onnx_emit_aux(ctx, D2_OP_SHAPE, 1, &x, NULL);
+    d2_value_id shape = shape_of(ctx, x);
     if (shape == D2_NO_VALUE)
         return fail(ctx);
     d2_value_id rin[2] = {y2, shape};
@@ -369,7 +380,7 @@ enum d2_status onnx_convert_dropout(struct onnx_node_ctx *ctx)
     if (!onnx_emit_main(ctx, D2_OP_IDENTITY, 1, &x, 1))
         return fail(ctx);
     if (ctx->num_outputs > 1 && ctx->proto->output[1] && *ctx->proto->output[1]) {
-        d2_value_id shape = onnx_emit_aux(ctx, D2_OP_SHAPE, 1, &x, NULL);
+        d2_value_id shape = shape_of(ctx, x);
         if (shape == D2_NO_VALUE)
             return fail(ctx);
         const char *name = ctx->proto->output[1];
@@ -378,7 +389,10 @@ enum d2_status onnx_convert_dropout(struct onnx_node_ctx *ctx)
         if (node < 0)
             return fail(ctx);
         struct d2_attrs_constant_of_shape *a = d2_node_attrs(ctx->g, node);
-        a->dtype = D2_DTYPE_BOOL;
+        /* The mask is bool from opset 10, of the input's type before. */
+        a->dtype = ctx->opset < 10 ? onnx_value_dtype(ctx, x) : D2_DTYPE_BOOL;
+        if (a->dtype == D2_DTYPE_UNDEFINED)
+            return onnx_node_error(ctx, D2_ERR_UNSUPPORTED, "the input's dtype is not known at import time");
         a->value = 1.0;
         ctx->outputs[1] = d2_node_output(ctx->g, node, 0);
     }
