@@ -193,13 +193,19 @@ static void run_state_free(struct run_state *rs)
 
 /* Check every node has a kernel and a shape function before computing anything,
  * so an unsupported model fails at once with the op named. */
-static enum d2_status check_supported(const struct d2_graph *g, struct d2_error *err)
+static d2_cpu_kernel_fn kernel_of(const struct d2_executor *ex, enum d2_op op)
+{
+    return ex->kernel_for ? ex->kernel_for(op) : d2_cpu_ref_kernel(op);
+}
+
+static enum d2_status check_supported(const struct d2_executor *ex, const struct d2_graph *g,
+                                      struct d2_error *err)
 {
     for (uint32_t i = 0; i < g->num_nodes; i++) {
         const struct d2_node *n = &g->nodes[i];
         if (!d2_op_info(n->op))
             return d2_errorf(err, D2_ERR_INTERNAL, "node '%s': invalid op %d", n->name, (int)n->op);
-        if (!d2_cpu_ref_kernel(n->op))
+        if (!kernel_of(ex, n->op))
             return d2_errorf(err, D2_ERR_UNSUPPORTED, "node '%s' (%s): op '%s' has no CPU kernel", n->name,
                              d2_op_name(n->op), d2_op_name(n->op));
         if (!d2_shape_function(n->op))
@@ -362,7 +368,7 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     kctx.num_outputs = n->num_outputs;
     kctx.outputs = rs->out_tensors;
     kctx.executor = ex;
-    st = d2_cpu_ref_kernel(n->op)(&kctx);
+    st = kernel_of(ex, n->op)(&kctx);
     if (st == D2_OK)
         st = check_kernel_outputs(n, rs->out_tensors, rs->out_types, err);
     if (st != D2_OK)
@@ -416,7 +422,7 @@ enum d2_status d2_executor_run(struct d2_executor *ex, const struct d2_graph *g,
     if (ex->depth > D2_EXECUTOR_MAX_DEPTH)
         return d2_errorf(err, D2_ERR_UNSUPPORTED, "regions nest deeper than %d levels", D2_EXECUTOR_MAX_DEPTH);
     memset(outputs, 0, sizeof *outputs * num_outputs);
-    st = check_supported(g, err);
+    st = check_supported(ex, g, err);
     if (st == D2_OK)
         st = check_inputs(g, inputs, ex->alloc, err);
     if (st != D2_OK)
@@ -462,5 +468,6 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
     struct d2_executor ex;
     ex.alloc = alloc ? alloc : d2_allocator_default();
     ex.depth = 0;
+    ex.kernel_for = NULL;
     return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);
 }

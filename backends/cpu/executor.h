@@ -7,7 +7,7 @@
 #ifndef D2_BACKENDS_CPU_EXECUTOR_H
 #define D2_BACKENDS_CPU_EXECUTOR_H
 
-#include "../../ir/ir.h"
+#include "cpu.h"
 
 /* Regions nest through the model file; a malicious file could nest them deeply and
  * exhaust the C stack, so nesting beyond this is refused. */
@@ -16,6 +16,9 @@
 struct d2_executor {
     const struct d2_allocator *alloc;
     uint32_t depth; /* 0 for the top-level graph, +1 per region level */
+    /* Which kernel runs an op: NULL means the reference kernels (d2_cpu_ref_kernel).
+     * A faster CPU backend reuses this interpreter with its own table. */
+    d2_cpu_kernel_fn (*kernel_for)(enum d2_op op);
 };
 
 /* Run graph g with the contract of d2_cpu_execute (inputs borrowed, outputs newly

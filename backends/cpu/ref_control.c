@@ -31,6 +31,7 @@ static struct d2_executor region_executor(const struct d2_kernel_ctx *ctx)
     struct d2_executor ex;
     ex.alloc = ctx->alloc;
     ex.depth = ctx->executor ? ctx->executor->depth + 1 : 1;
+    ex.kernel_for = ctx->executor ? ctx->executor->kernel_for : NULL;
     return ex;
 }
 
