@@ -7,8 +7,10 @@
  *     int32_data (16-bit floats as their bit patterns);
  *   - an external file (data_location = EXTERNAL) named by external_data entries
  *     "location" (relative to the model's directory), "offset" and "length".
- * Element counts are checked against dims in every case; external paths may not be
- * absolute or climb out of the model's directory.
+ * The size implied by dims is checked against the data actually present (bytes,
+ * element count, external file size) before anything is allocated, so a small
+ * malformed file cannot ask for a huge buffer. External paths may not be absolute or
+ * climb out of the model's directory.
  */
 #include "frontend/onnx/onnx_internal.h"
 
@@ -73,12 +75,16 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-static enum d2_status read_external(const Onnx__TensorProto *tp, const char *base_dir, struct d2_tensor *t,
-                                    const char *what, struct d2_error *err)
+/* Open the external data file of tp and position it at the tensor's bytes, after
+ * checking the location, the declared length and the file's size against nbytes
+ * (before anything of that size is allocated). */
+static enum d2_status open_external(const Onnx__TensorProto *tp, const char *base_dir, size_t nbytes,
+                                    const char *what, FILE **out, struct d2_error *err)
 {
     const char *location = NULL;
-    uint64_t offset = 0, length = t->nbytes;
+    uint64_t offset = 0, length = nbytes;
     bool has_length = false;
+    *out = NULL;
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = tp->external_data[i];
         if (!e->key)
@@ -103,48 +109,55 @@ static enum d2_status read_external(const Onnx__TensorProto *tp, const char *bas
     if (!base_dir)
         return d2_errorf(err, D2_ERR_UNSUPPORTED,
                          "%s: external data '%s' but the model was not loaded from a file", what, location);
-    if (has_length && length != t->nbytes)
+    if (has_length && length != nbytes)
         return d2_errorf(err, D2_ERR_PARSE, "%s: external data length %llu, expected %zu bytes", what,
-                         (unsigned long long)length, t->nbytes);
+                         (unsigned long long)length, nbytes);
     size_t path_len = strlen(base_dir) + strlen(location) + 2;
     char *path = d2_alloc(d2_allocator_default(), path_len);
     if (!path)
         return d2_errorf(err, D2_ERR_NOMEM, "%s: out of memory", what);
     snprintf(path, path_len, "%s/%s", base_dir, location);
     enum d2_status st = D2_OK;
+    off_t file_size = -1;
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        st = d2_errorf(err, D2_ERR_IO, "%s: cannot open external data file '%s': %s", what, path,
-                       strerror(errno));
-    } else if (offset > (uint64_t)INT64_MAX || fseeko(f, (off_t)offset, SEEK_SET) != 0) {
-        st = d2_errorf(err, D2_ERR_IO, "%s: cannot seek to offset %llu in '%s'", what,
-                       (unsigned long long)offset, path);
-    } else if (t->nbytes && fread(t->data, 1, t->nbytes, f) != t->nbytes) {
-        st = d2_errorf(err, D2_ERR_IO, "%s: external data file '%s' is shorter than offset %llu + %zu bytes",
-                       what, path, (unsigned long long)offset, t->nbytes);
-    }
-    if (f)
-        fclose(f);
+    if (!f)
+        st = d2_errorf(err, D2_ERR_IO, "%s: cannot open external data file '%s': %s", what, path, strerror(errno));
+    else if (fseeko(f, 0, SEEK_END) != 0 || (file_size = ftello(f)) < 0)
+        st = d2_errorf(err, D2_ERR_IO, "%s: cannot read external data file '%s'", what, path);
+    else if (offset > (uint64_t)file_size || (uint64_t)file_size - offset < nbytes)
+        st = d2_errorf(err, D2_ERR_IO, "%s: external data file '%s' (%lld bytes) is shorter than offset %llu + %zu bytes",
+                       what, path, (long long)file_size, (unsigned long long)offset, nbytes);
+    else if (fseeko(f, (off_t)offset, SEEK_SET) != 0)
+        st = d2_errorf(err, D2_ERR_IO, "%s: cannot seek to offset %llu in '%s'", what, (unsigned long long)offset, path);
     d2_free(d2_allocator_default(), path);
-    return st;
+    if (st != D2_OK) {
+        if (f)
+            fclose(f);
+        return st;
+    }
+    *out = f;
+    return D2_OK;
 }
 
-/* Typed-field storage: check the count, then convert element by element. */
+/* How many elements the typed field that holds dtype carries. */
+static size_t typed_count(const Onnx__TensorProto *tp, enum d2_dtype dtype, const char **field)
+{
+    size_t have;
+    switch (dtype) {
+    case D2_DTYPE_F32: have = tp->n_float_data; *field = "float_data"; break;
+    case D2_DTYPE_I64: have = tp->n_int64_data; *field = "int64_data"; break;
+    case D2_DTYPE_F64: have = tp->n_double_data; *field = "double_data"; break;
+    case D2_DTYPE_U32:
+    case D2_DTYPE_U64: have = tp->n_uint64_data; *field = "uint64_data"; break;
+    default: have = tp->n_int32_data; *field = "int32_data"; break;
+    }
+    return have;
+}
+
+/* Typed-field storage (count already checked): convert element by element. */
 static enum d2_status read_typed(const Onnx__TensorProto *tp, struct d2_tensor *t, size_t numel,
                                  const char *what, struct d2_error *err)
 {
-    size_t have;
-    const char *field;
-    switch (t->dtype) {
-    case D2_DTYPE_F32: have = tp->n_float_data; field = "float_data"; break;
-    case D2_DTYPE_I64: have = tp->n_int64_data; field = "int64_data"; break;
-    case D2_DTYPE_F64: have = tp->n_double_data; field = "double_data"; break;
-    case D2_DTYPE_U32:
-    case D2_DTYPE_U64: have = tp->n_uint64_data; field = "uint64_data"; break;
-    default: have = tp->n_int32_data; field = "int32_data"; break;
-    }
-    if (have != numel)
-        return d2_errorf(err, D2_ERR_PARSE, "%s: %zu elements in %s, dims need %zu", what, have, field, numel);
     for (size_t i = 0; i < numel; i++) {
         switch (t->dtype) {
         case D2_DTYPE_F32: ((float *)t->data)[i] = tp->float_data[i]; break;
@@ -190,25 +203,47 @@ enum d2_status onnx_tensor_decode(const Onnx__TensorProto *tp, const char *base_
             return d2_errorf(err, D2_ERR_PARSE, "%s: negative tensor dim %lld", what, (long long)tp->dims[i]);
         dims[i] = tp->dims[i];
     }
+    /* Validate the size against the data source before allocating it. */
+    int64_t numel64 = d2_dims_numel((int32_t)tp->n_dims, dims);
+    size_t esize = d2_dtype_size(dtype);
+    if (numel64 < 0 || (uint64_t)numel64 > SIZE_MAX / esize)
+        return d2_errorf(err, D2_ERR_PARSE, "%s: tensor dims are too large", what);
+    size_t numel = (size_t)numel64, nbytes = numel * esize;
+    FILE *external = NULL;
+    bool is_external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (is_external) {
+        if ((st = open_external(tp, base_dir, nbytes, what, &external, err)) != D2_OK)
+            return st;
+    } else if (tp->has_raw_data) {
+        if (tp->raw_data.len != nbytes)
+            return d2_errorf(err, D2_ERR_PARSE, "%s: raw_data has %zu bytes, dims and type need %zu", what,
+                             tp->raw_data.len, nbytes);
+    } else {
+        const char *field = "";
+        size_t have = typed_count(tp, dtype, &field);
+        if (have != numel)
+            return d2_errorf(err, D2_ERR_PARSE, "%s: %zu elements in %s, dims need %zu", what, have, field, numel);
+    }
     st = d2_tensor_alloc(out, alloc, dtype, (int32_t)tp->n_dims, dims, err);
     if (st != D2_OK) {
+        if (external)
+            fclose(external);
         d2_error_prefix(err, "%s: ", what);
         return st;
     }
-    size_t numel = out->nbytes / d2_dtype_size(dtype);
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        st = read_external(tp, base_dir, out, what, err);
-    else if (tp->has_raw_data) {
-        if (tp->raw_data.len != out->nbytes)
-            st = d2_errorf(err, D2_ERR_PARSE, "%s: raw_data has %zu bytes, dims and type need %zu", what,
-                           tp->raw_data.len, out->nbytes);
-        else if (out->nbytes)
-            memcpy(out->data, tp->raw_data.data, out->nbytes); /* little-endian host assumed */
-        if (st == D2_OK && dtype == D2_DTYPE_BOOL)
-            for (size_t i = 0; i < numel; i++)
-                ((uint8_t *)out->data)[i] = ((uint8_t *)out->data)[i] != 0;
-    } else
+    if (external) {
+        if (nbytes && fread(out->data, 1, nbytes, external) != nbytes)
+            st = d2_errorf(err, D2_ERR_IO, "%s: short read of external data", what);
+        fclose(external);
+    } else if (tp->has_raw_data) {
+        if (nbytes)
+            memcpy(out->data, tp->raw_data.data, nbytes); /* little-endian host assumed */
+    } else {
         st = read_typed(tp, out, numel, what, err);
+    }
+    if (st == D2_OK && dtype == D2_DTYPE_BOOL)
+        for (size_t i = 0; i < numel; i++)
+            ((uint8_t *)out->data)[i] = ((uint8_t *)out->data)[i] != 0;
     if (st != D2_OK)
         d2_tensor_release(out, alloc);
     return st;
