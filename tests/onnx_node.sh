@@ -136,6 +136,14 @@ fi
 if [ "$failed" -gt 0 ]; then
   echo "failed tests:"
   grep '^FAIL ' "$work/results" | cut -c6- | sed 's/^/  /'
+  # Group by the ONNX op the error names ("(Split, opset 20)"), else by the test
+  # name's first word (test_convtranspose_pad -> convtranspose).
+  echo "failures by op: $(grep '^FAIL ' "$work/results" | awk '{
+      op = ""
+      if (match($0, /\(([A-Za-z0-9_.]+::)?[A-Za-z0-9]+, opset [0-9]+\)/)) {
+        op = substr($0, RSTART + 1, RLENGTH - 2); sub(/, opset.*/, "", op); sub(/.*::/, "", op)
+      } else { op = $2; sub(/^test_/, "", op); sub(/_.*/, "", op) }
+      print op }' | sort | uniq -c | sort -rn | awk '{printf "%s%s(%d)", sep, $2, $1; sep=" "}')"
 fi
 echo "onnx node tests: $passed passed, $failed failed, $skipped skipped, $unsupported unsupported-op (of $total)"
 if [ "$failed" -gt 0 ] && [ "${D2RT_NODE_TESTS_ALLOW_FAIL:-0}" != 1 ]; then
