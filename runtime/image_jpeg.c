@@ -25,7 +25,7 @@
 struct jpeg_error_context {
     struct jpeg_error_mgr mgr; /* first: libjpeg hands us a pointer to it */
     jmp_buf jump;
-    bool reading_scanlines;    /* the phase in which running out of data is fatal */
+    bool reading_scanlines;    /* decoding pixels: running out of data is then fatal */
     bool truncated;
     char message[JMSG_LENGTH_MAX];
 };
@@ -138,6 +138,9 @@ static bool decode_with_libjpeg(struct jpeg_decode_context *ctx, const uint8_t *
         ctx->status = err->code;
         return true;
     }
+    /* From here on, running out of data is fatal. For progressive and other multi-scan
+     * files jpeg_start_decompress already reads every scan. */
+    ctx->error.reading_scanlines = true;
     jpeg_start_decompress(cinfo);
     int out_components = cinfo->output_components;
     JDIMENSION width = cinfo->output_width, height = cinfo->output_height;
@@ -157,7 +160,6 @@ static bool decode_with_libjpeg(struct jpeg_decode_context *ctx, const uint8_t *
         ctx->status = err->code;
         return true;
     }
-    ctx->error.reading_scanlines = true;
     while (cinfo->output_scanline < height) {
         JSAMPROW row = ctx->rows;
         JDIMENSION y = cinfo->output_scanline;

@@ -18,11 +18,13 @@
  *
  * Errors: libpng reports through on_png_error, which longjmps; the setjmp calls live in
  * read_pixels() and read_trailer(), whose caller-owned context is all they touch. An error in
- * the chunks after the pixel data (e.g. a missing IEND) is ignored, like PIL. libpng
- * allocates through the caller's allocator. */
+ * the chunks after the pixel data (e.g. a missing IEND) is ignored, like PIL, and so is a
+ * file cut after its last row's deflate data (PIL checks neither the Adler-32 it lacks nor
+ * IDAT CRCs): see decode_png_attempt. libpng allocates through the caller's allocator. */
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "image_internal.h"
 
@@ -44,6 +46,11 @@ struct png_decode_context {
     png_uint_32 width, height;
     int bit_depth, color_type;
     int text_before_idat;     /* png_get_text count after png_read_info */
+    int interlace;
+    bool reading_rows;        /* inside png_read_image */
+    bool ran_out;             /* the file ended inside the pixel data (zero-filled) */
+    bool ignore_adler32;      /* second attempt at a file cut inside its zlib checksum */
+    bool retry;               /* that attempt is worth making */
     enum d2_status status;    /* non-OK when we (not libpng) refused the image */
 };
 
@@ -75,8 +82,18 @@ static void png_read_from_memory(png_structp png, png_bytep dst, png_size_t n)
 {
     struct png_decode_context *ctx = png_get_io_ptr(png);
     struct png_source *s = &ctx->source;
-    if (n > s->size - s->pos)
-        png_error(png, "PNG data is truncated");
+    if (n > s->size - s->pos) {
+        /* Inside the image data the read is completed with zeros, so that libpng inflates
+         * what there is; whether that was enough is decided by pixels_survive_truncation. */
+        if (!ctx->reading_rows)
+            png_error(png, "PNG data is truncated");
+        size_t have = s->size - s->pos;
+        memcpy(dst, s->bytes + s->pos, have);
+        memset(dst + have, 0, n - have);
+        s->pos = s->size;
+        ctx->ran_out = true;
+        return;
+    }
     memcpy(dst, s->bytes + s->pos, n);
     s->pos += n;
 }
@@ -181,10 +198,11 @@ static bool read_pixels(struct png_decode_context *ctx, struct d2_error *err)
     png_set_read_fn(ctx->png, ctx, png_read_from_memory);
     png_set_user_limits(ctx->png, 0x7fffffff, 0x7fffffff); /* our own limits apply below */
     png_set_benign_errors(ctx->png, 1);
+    if (ctx->ignore_adler32)
+        png_set_option(ctx->png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
     png_read_info(ctx->png, ctx->info);
-    int interlace;
     png_get_IHDR(ctx->png, ctx->info, &ctx->width, &ctx->height, &ctx->bit_depth, &ctx->color_type,
-                 &interlace, NULL, NULL);
+                 &ctx->interlace, NULL, NULL);
     ctx->text_before_idat = png_get_text(ctx->png, ctx->info, NULL, NULL);
     if (d2_image_check_size(ctx->height, ctx->width, "PNG", err) != D2_OK) {
         ctx->status = err->code;
@@ -209,8 +227,73 @@ static bool read_pixels(struct png_decode_context *ctx, struct d2_error *err)
     }
     for (png_uint_32 y = 0; y < ctx->height; y++)
         ctx->row_pointers[y] = ctx->raw + (size_t)y * ctx->row_bytes;
+    ctx->reading_rows = true;
     png_read_image(ctx->png, ctx->row_pointers);
+    ctx->reading_rows = false;
     return true;
+}
+
+/* The size of the filtered image data (filter byte + packed samples per row, per pass). */
+static uint64_t filtered_size(const struct png_decode_context *ctx)
+{
+    static const int x0[7] = {0, 4, 0, 2, 0, 1, 0}, dx[7] = {8, 8, 4, 4, 2, 2, 1};
+    static const int y0[7] = {0, 0, 4, 0, 2, 0, 1}, dy[7] = {8, 8, 8, 4, 4, 2, 2};
+    int channels = ctx->color_type == PNG_COLOR_TYPE_RGB ? 3 : ctx->color_type == PNG_COLOR_TYPE_RGB_ALPHA ? 4
+                 : ctx->color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+    uint64_t bits_per_pixel = (uint64_t)channels * (uint64_t)ctx->bit_depth, total = 0;
+    for (int p = 0; p < (ctx->interlace == PNG_INTERLACE_NONE ? 1 : 7); p++) {
+        uint64_t w = ctx->width, h = ctx->height;
+        if (ctx->interlace != PNG_INTERLACE_NONE) {
+            w = w > (uint64_t)x0[p] ? (w - x0[p] + dx[p] - 1) / dx[p] : 0;
+            h = h > (uint64_t)y0[p] ? (h - y0[p] + dy[p] - 1) / dy[p] : 0;
+        }
+        if (w > 0 && h > 0)
+            total += h * (1 + (w * bits_per_pixel + 7) / 8);
+    }
+    return total;
+}
+
+/* After an error inside png_read_image: had libpng delivered every row? (It counts a row,
+ * and leaves the last interlace pass, before checking the end of the data.) */
+static bool libpng_delivered_all_rows(const struct png_decode_context *ctx)
+{
+    if (!ctx->reading_rows)
+        return false;
+    return ctx->interlace == PNG_INTERLACE_NONE ? png_get_current_row_number(ctx->png) >= ctx->height
+                                                : png_get_current_pass_number(ctx->png) >= 7;
+}
+
+/* The file ended inside the image data. PIL still decodes it when the IDAT bytes present
+ * inflate to every row (only the Adler-32, the CRC or later chunks are missing). Checked
+ * by inflating the IDAT payloads that are really in the file. */
+static bool idat_inflates_to_all_rows(const struct png_decode_context *ctx, const uint8_t *bytes, size_t size)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK)
+        return false;
+    uint64_t want = filtered_size(ctx), got = 0;
+    uint8_t scratch[4096];
+    int zst = Z_OK;
+    for (size_t off = 8; off + 8 <= size && got < want && zst == Z_OK;) {
+        uint32_t length = be32(bytes + off);
+        size_t avail = size - off - 8 < length ? size - off - 8 : length;
+        if (memcmp(bytes + off + 4, "IDAT", 4) == 0) {
+            z.next_in = (Bytef *)(uintptr_t)(bytes + off + 8);
+            z.avail_in = (uInt)avail;
+            while (z.avail_in > 0 && got < want && zst == Z_OK) {
+                z.next_out = scratch;
+                z.avail_out = sizeof scratch;
+                zst = inflate(&z, Z_NO_FLUSH);
+                got += sizeof scratch - z.avail_out;
+            }
+        }
+        if (avail < length || size - off - 8 - length < 4)
+            break;
+        off += (size_t)length + 12;
+    }
+    inflateEnd(&z);
+    return got >= want;
 }
 
 /* The chunks after the pixels (eXIf is found separately; text matters). Errors ignored. */
@@ -264,53 +347,84 @@ static void convert_to_rgb(const struct png_decode_context *ctx, const uint8_t p
     }
 }
 
-enum d2_status d2_image_decode_png(const uint8_t *bytes, size_t size, const struct d2_allocator *alloc,
-                                   struct d2_tensor *rgb, int *orientation, struct d2_error *err)
+/* One decoding attempt; sets ctx->retry (and no error) when the file was cut inside its zlib
+ * checksum and an attempt ignoring the checksum would decode it. */
+static enum d2_status decode_png_attempt(struct png_decode_context *ctx, const uint8_t *bytes, size_t size,
+                                         struct d2_tensor *rgb, int *orientation, struct d2_error *err)
 {
-    struct png_decode_context ctx;
+    const struct d2_allocator *alloc = ctx->alloc;
     enum d2_status st = D2_OK;
-    memset(&ctx, 0, sizeof ctx);
-    memset(rgb, 0, sizeof *rgb);
-    ctx.alloc = alloc;
-    ctx.source.bytes = bytes;
-    ctx.source.size = size;
-    ctx.png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx, on_png_error, on_png_warning, &ctx,
-                                       png_alloc_hook, png_free_hook);
-    if (ctx.png != NULL)
-        ctx.info = png_create_info_struct(ctx.png);
-    if (ctx.png == NULL || ctx.info == NULL) {
-        png_destroy_read_struct(ctx.png ? &ctx.png : NULL, NULL, NULL);
+    ctx->source.bytes = bytes;
+    ctx->source.size = size;
+    ctx->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning, ctx,
+                                        png_alloc_hook, png_free_hook);
+    if (ctx->png != NULL)
+        ctx->info = png_create_info_struct(ctx->png);
+    if (ctx->png == NULL || ctx->info == NULL) {
+        png_destroy_read_struct(ctx->png ? &ctx->png : NULL, NULL, NULL);
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating a PNG decoder");
     }
 
-    if (!read_pixels(&ctx, err)) {
-        st = ctx.out_of_memory ? d2_errorf(err, D2_ERR_NOMEM, "out of memory decoding a PNG image")
-                               : d2_errorf(err, D2_ERR_PARSE, "corrupt PNG image: %s", ctx.message);
-    } else if (ctx.status != D2_OK) {
-        st = err->code != D2_OK ? err->code : d2_errorf(err, ctx.status, "%s", ctx.message);
+    bool read_ok = read_pixels(ctx, err) && !ctx->ran_out; /* libpng's state is fine to go on */
+    bool failed = !read_ok;
+    if (ctx->ran_out) {
+        /* PIL decodes a file cut after its last row's data (inside the Adler-32, the CRC or
+         * the chunks after it). libpng has those rows unless it tripped over the zero-filled
+         * checksum first: then a second attempt ignores the checksum. */
+        bool enough_data = idat_inflates_to_all_rows(ctx, bytes, size);
+        failed = !(enough_data && libpng_delivered_all_rows(ctx));
+        ctx->retry = failed && enough_data && !ctx->ignore_adler32;
+        snprintf(ctx->message, sizeof ctx->message, "PNG data is truncated");
+    }
+    if (ctx->retry) {
+        st = D2_OK;
+    } else if (failed) {
+        st = ctx->out_of_memory ? d2_errorf(err, D2_ERR_NOMEM, "out of memory decoding a PNG image")
+                                : d2_errorf(err, D2_ERR_PARSE, "corrupt PNG image: %s", ctx->message);
+    } else if (ctx->status != D2_OK) {
+        st = err->code != D2_OK ? err->code : d2_errorf(err, ctx->status, "%s", ctx->message);
     } else {
-        read_trailer(&ctx);
+        if (read_ok)
+            read_trailer(ctx); /* after an error libpng's state cannot go on */
         uint8_t palette[256][3];
         for (int i = 0; i < 256; i++)
             palette[i][0] = palette[i][1] = palette[i][2] = (uint8_t)i;
         png_colorp plte = NULL;
         int n_plte = 0;
-        if (ctx.color_type == PNG_COLOR_TYPE_PALETTE && png_get_PLTE(ctx.png, ctx.info, &plte, &n_plte)) {
+        if (ctx->color_type == PNG_COLOR_TYPE_PALETTE && png_get_PLTE(ctx->png, ctx->info, &plte, &n_plte)) {
             for (int i = 0; i < n_plte && i < 256; i++) {
                 palette[i][0] = plte[i].red;
                 palette[i][1] = plte[i].green;
                 palette[i][2] = plte[i].blue;
             }
         }
-        int64_t dims[3] = {ctx.height, ctx.width, 3};
+        int64_t dims[3] = {ctx->height, ctx->width, 3};
         st = d2_tensor_alloc(rgb, alloc, D2_DTYPE_U8, 3, dims, err);
         if (st == D2_OK) {
-            convert_to_rgb(&ctx, (const uint8_t(*)[3])palette, rgb->data);
-            *orientation = resolve_orientation(&ctx, bytes, size);
+            convert_to_rgb(ctx, (const uint8_t(*)[3])palette, rgb->data);
+            *orientation = resolve_orientation(ctx, bytes, size);
         }
     }
-    png_destroy_read_struct(&ctx.png, &ctx.info, NULL);
-    d2_free(alloc, ctx.row_pointers);
-    d2_free(alloc, ctx.raw);
+    png_destroy_read_struct(&ctx->png, &ctx->info, NULL);
+    d2_free(alloc, ctx->row_pointers);
+    d2_free(alloc, ctx->raw);
+    ctx->row_pointers = NULL;
+    ctx->raw = NULL;
     return st;
+}
+
+enum d2_status d2_image_decode_png(const uint8_t *bytes, size_t size, const struct d2_allocator *alloc,
+                                   struct d2_tensor *rgb, int *orientation, struct d2_error *err)
+{
+    struct png_decode_context ctx;
+    memset(rgb, 0, sizeof *rgb);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        memset(&ctx, 0, sizeof ctx);
+        ctx.alloc = alloc;
+        ctx.ignore_adler32 = attempt > 0;
+        enum d2_status st = decode_png_attempt(&ctx, bytes, size, rgb, orientation, err);
+        if (!ctx.retry)
+            return st;
+    }
+    return d2_errorf(err, D2_ERR_PARSE, "corrupt PNG image: PNG data is truncated");
 }
