@@ -96,6 +96,23 @@ enum d2_status d2_infer_graph(struct d2_graph *g, struct d2_error *err)
             if (st != D2_OK)
                 return st;
         }
+        if (g->parent) {
+            /* A region may never run (an if branch not taken, a loop with zero
+             * iterations), and traced models carry such branches that would fail for
+             * the shapes at hand. So a shape error inside a region is deferred to run
+             * time: the node's outputs stay unknown and the executor reports the error
+             * if the region actually runs. Other errors (out of memory...) still fail. */
+            struct d2_error local = { D2_OK, "" };
+            enum d2_status st = d2_infer_node(g, (int32_t)i, &local);
+            if (st == D2_ERR_SHAPE) {
+                for (uint32_t k = 0; k < node->num_outputs; k++)
+                    d2_type_init_unknown(&g->values[node->outputs[k]].type);
+                continue;
+            }
+            if (st != D2_OK)
+                return d2_errorf(err, st, "%s", local.message);
+            continue;
+        }
         enum d2_status st = d2_infer_node(g, (int32_t)i, err);
         if (st != D2_OK)
             return st;

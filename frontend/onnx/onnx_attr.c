@@ -259,7 +259,22 @@ int32_t onnx_emit(struct onnx_node_ctx *ctx, enum d2_op op, uint32_t num_inputs,
 
 enum d2_status onnx_infer(struct onnx_node_ctx *ctx, int32_t node)
 {
-    enum d2_status st = d2_infer_node(ctx->g, node, ctx->imp->err);
+    enum d2_status st;
+    if (ctx->g->parent) {
+        /* Inside a region (if branch, loop body) a shape error may belong to a branch
+         * that never runs for these shapes; defer it to run time like d2_infer_graph. */
+        struct d2_error local = { D2_OK, "" };
+        st = d2_infer_node(ctx->g, node, &local);
+        if (st == D2_ERR_SHAPE) {
+            for (uint32_t k = 0; k < ctx->g->nodes[node].num_outputs; k++)
+                d2_type_init_unknown(&ctx->g->values[ctx->g->nodes[node].outputs[k]].type);
+            return D2_OK;
+        }
+        if (st != D2_OK)
+            d2_errorf(ctx->imp->err, st, "%s", local.message);
+    } else {
+        st = d2_infer_node(ctx->g, node, ctx->imp->err);
+    }
     if (st != D2_OK) {
         const Onnx__NodeProto *n = ctx->proto;
         const char *body = ctx->scope && ctx->scope->body_name ? ctx->scope->body_name : NULL;
