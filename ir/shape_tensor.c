@@ -446,29 +446,37 @@ enum d2_status d2_shape_reshape(struct d2_shape_ctx *ctx)
             if (shape[i] == 0)
                 return d2_errorf(ctx->err, D2_ERR_SHAPE, "allowzero with both 0 and -1 in the target shape");
     numel = d2_type_numel(x);
-    if (infer_at >= 0) {
-        if (numel >= 0 && all_known) {
-            if (known_product == 0 || numel % known_product != 0)
-                return d2_errorf(ctx->err, D2_ERR_SHAPE, "cannot reshape %lld elements with the other dims' product %lld",
-                                 (long long)numel, (long long)known_product);
-            out->dims[infer_at] = numel / known_product;
-        } else if (x->rank >= 0 && all_known) {
-            /* x has unknown dims: if all but one of its dims are known and appear
-             * as the target's known product, -1 is the remaining one. Keep it simple:
-             * when the known dims of x multiply to known_product and x has exactly
-             * one unknown dim, the inferred dim is that dim (e.g. [?b,3,4] -> [-1,12]). */
-            int64_t x_known = 1;
-            int32_t unknown = -1, unknown_count = 0;
-            for (int32_t d = 0; d < x->rank; d++) {
-                if (x->dims[d] < 0)
-                    unknown = d, unknown_count++;
-                else
-                    x_known *= x->dims[d];
-            }
-            if (unknown_count == 1 && x_known == known_product)
-                d2_st_copy_dim(out, (int32_t)infer_at, x, unknown);
+    if (infer_at >= 0 && x->rank >= 0) {
+        /* Target dims copied with 0 cancel against the same dims of x, so
+         * -1 = product(x dims not copied) / product(explicit target dims). That
+         * works even when the copied dims are unknown ([?b,3,4] with [0,-1] gives
+         * [?b,12]); when one non-copied dim of x is unknown and the rest cancel
+         * exactly, -1 is that dim ([?n,4] with [-1,4] gives [?n,4]). */
+        int64_t rest = 1, explicit_product = 1;
+        int32_t unknown = -1, unknown_count = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (shape[i] > 0 || (shape[i] == 0 && attrs->allowzero))
+                explicit_product *= shape[i];
+        for (int32_t d = 0; d < x->rank; d++) {
+            bool copied = d < n && shape[d] == 0 && !attrs->allowzero;
+            if (copied)
+                continue;
+            if (x->dims[d] < 0)
+                unknown = d, unknown_count++;
+            else
+                rest *= x->dims[d];
         }
-    } else if (numel >= 0 && all_known && numel != known_product) {
+        if (unknown_count == 0) {
+            if (explicit_product == 0 || rest % explicit_product != 0)
+                return d2_errorf(ctx->err, D2_ERR_SHAPE,
+                                 "cannot infer the -1 dim: %lld elements (outside dims copied by 0) are not "
+                                 "a multiple of the other target dims' product %lld",
+                                 (long long)rest, (long long)explicit_product);
+            out->dims[infer_at] = rest / explicit_product;
+        } else if (unknown_count == 1 && rest == explicit_product) {
+            d2_st_copy_dim(out, (int32_t)infer_at, x, unknown);
+        }
+    } else if (infer_at < 0 && numel >= 0 && all_known && numel != known_product) {
         return d2_errorf(ctx->err, D2_ERR_SHAPE, "cannot reshape %lld elements into %lld", (long long)numel,
                          (long long)known_product);
     }

@@ -34,7 +34,7 @@ enum d2_status d2_ref_tensor_prepare(struct d2_kernel_ctx *ctx, d2_shape_fn shap
     if (ctx->num_outputs > SMALL)
         out_types = d2_calloc(ctx->alloc, ctx->num_outputs, sizeof *out_types);
     if (!types || !type_ptrs || !out_types) {
-        st = d2_errorf(ctx->err, D2_ERR_NOMEM, "%s: out of memory", d2_op_name(ctx->node->op));
+        st = d2_errorf(ctx->err, D2_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (uint32_t i = 0; i < ctx->num_inputs; i++) {
@@ -53,17 +53,14 @@ enum d2_status d2_ref_tensor_prepare(struct d2_kernel_ctx *ctx, d2_shape_fn shap
     sc.num_outputs = ctx->num_outputs;
     sc.output_types = out_types;
     sc.err = ctx->err;
-    if ((st = shape_fn(&sc)) != D2_OK) {
-        d2_error_prefix(ctx->err, "%s: ", d2_op_name(ctx->node->op));
+    if ((st = shape_fn(&sc)) != D2_OK)
         goto done;
-    }
     for (uint32_t i = 0; i < ctx->num_outputs; i++) {
         const struct d2_type *t = &out_types[i];
         struct d2_tensor *o = &ctx->outputs[i];
         bool same = o->data != NULL && o->dtype == t->dtype && o->rank == t->rank;
         if (!d2_type_is_static(t)) {
-            st = d2_errorf(ctx->err, D2_ERR_INTERNAL, "%s: output %u has no static shape at run time",
-                           d2_op_name(ctx->node->op), i);
+            st = d2_errorf(ctx->err, D2_ERR_INTERNAL, "output %u has no static shape at run time", i);
             goto done;
         }
         for (int32_t d = 0; same && d < t->rank; d++)
@@ -329,7 +326,7 @@ enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
     if (st != D2_OK)
         return st;
     if (value && d2_tensor_numel(value) != 1)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "pad: constant_value must hold one element");
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "constant_value must hold one element");
     n_axes = read_list(optional_input(ctx, 3), axes, D2_MAX_RANK);
     if (!optional_input(ctx, 3)) {
         n_axes = x->rank;
@@ -431,7 +428,7 @@ enum d2_status d2_cpu_ref_trilu(struct d2_kernel_ctx *ctx)
         return st;
     if (k_input) {
         if (d2_tensor_numel(k_input) != 1)
-            return d2_errorf(ctx->err, D2_ERR_SHAPE, "trilu: k must hold one element");
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "k must hold one element");
         k = d2_tensor_get_i64(k_input, 0);
     }
     rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];

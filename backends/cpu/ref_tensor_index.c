@@ -5,7 +5,8 @@
  * As in ref_tensor.c, each kernel calls d2_ref_tensor_prepare first (shape rules
  * from ir/shape_tensor_index.c, output allocation), then moves raw elements.
  * Index values are checked here: an index outside [-dim, dim) is a D2_ERR_SHAPE
- * error naming the index, never an out-of-bounds read. Negative indices count from
+ * error naming the index, never an out-of-bounds read (the executor prefixes the
+ * node and op to kernel messages). Negative indices count from
  * the end. Scatter with duplicate indices applies updates in order (for reduction
  * none the last one wins). */
 #include "ref_tensor.h"
@@ -19,8 +20,8 @@ static enum d2_status check_index(struct d2_kernel_ctx *ctx, int64_t raw, int64_
                                   int64_t *out)
 {
     if (raw < -dim || raw >= dim)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%s: index %lld (indices element %lld) out of range for a dim of size %lld",
-                         d2_op_name(ctx->node->op), (long long)raw, (long long)position, (long long)dim);
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "index %lld (indices element %lld) out of range for a dim of size %lld",
+                         (long long)raw, (long long)position, (long long)dim);
     *out = raw < 0 ? raw + dim : raw;
     return D2_OK;
 }
@@ -92,7 +93,7 @@ enum d2_status d2_cpu_ref_gather(struct d2_kernel_ctx *ctx)
     block = (size_t)inner * esize;
     /* y[o, i, r] = x[o, idx[i], r] with o over x.dims[:axis], r over x.dims[axis+1:]. */
     for (int64_t i = 0; i < count; i++) {
-        int64_t at;
+        int64_t at = 0;
         if ((st = check_index(ctx, d2_tensor_get_i64(idx, (size_t)i), dim, i, &at)) != D2_OK)
             return st;
         for (int64_t o = 0; o < outer && block > 0; o++)
@@ -123,7 +124,7 @@ enum d2_status d2_cpu_ref_gather_elements(struct d2_kernel_ctx *ctx)
             return st;
         for (int32_t d = 0; d < x->rank; d++) {
             if (coord[d] >= x->dims[d])
-                return d2_errorf(ctx->err, D2_ERR_SHAPE, "gather_elements: indices dim %d (%lld) exceeds x's (%lld)",
+                return d2_errorf(ctx->err, D2_ERR_SHAPE, "indices dim %d (%lld) exceeds x's (%lld)",
                                  (int)d, (long long)idx->dims[d], (long long)x->dims[d]);
             src += coord[d] * x_strides[d];
         }
@@ -142,7 +143,7 @@ static enum d2_status tuple_offset(struct d2_kernel_ctx *ctx, const struct d2_te
     d2_strides(x->rank, x->dims, x_strides);
     *offset = 0;
     for (int64_t j = 0; j < k; j++) {
-        int64_t at;
+        int64_t at = 0;
         int32_t d = dim0 + (int32_t)j;
         if ((st = check_index(ctx, d2_tensor_get_i64(idx, (size_t)(first + j)), x->dims[d], first + j, &at)) != D2_OK)
             return st;
@@ -196,7 +197,7 @@ enum d2_status d2_cpu_ref_scatter_nd(struct d2_kernel_ctx *ctx)
     tuples = dims_product(idx->dims, 0, idx->rank - 1);
     slice = dims_product(x->dims, (int32_t)k, x->rank);
     if (d2_tensor_numel(upd) != tuples * slice)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "scatter_nd: updates have %lld elements, expected %lld",
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "updates have %lld elements, expected %lld",
                          (long long)d2_tensor_numel(upd), (long long)(tuples * slice));
     for (int64_t t = 0; t < tuples; t++) {
         int64_t offset;
@@ -231,7 +232,7 @@ enum d2_status d2_cpu_ref_scatter_elements(struct d2_kernel_ctx *ctx)
             return st;
         for (int32_t d = 0; d < x->rank; d++) {
             if (coord[d] >= x->dims[d])
-                return d2_errorf(ctx->err, D2_ERR_SHAPE, "scatter_elements: indices dim %d (%lld) exceeds x's (%lld)",
+                return d2_errorf(ctx->err, D2_ERR_SHAPE, "indices dim %d (%lld) exceeds x's (%lld)",
                                  (int)d, (long long)idx->dims[d], (long long)x->dims[d]);
             dst += coord[d] * x_strides[d];
         }
@@ -323,7 +324,7 @@ enum d2_status d2_cpu_ref_one_hot(struct d2_kernel_ctx *ctx)
     if (st != D2_OK)
         return st;
     if (d2_tensor_numel(values) != 2)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "one_hot: values must be [off_value, on_value]");
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "values must be [off_value, on_value]");
     esize = d2_dtype_size(values->dtype);
     d2_normalize_axis(attrs->axis, y->rank, &axis);
     depth = y->dims[axis];
