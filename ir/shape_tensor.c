@@ -52,6 +52,22 @@ int64_t d2_st_list_length(const struct d2_type *t)
     return t->rank == 1 ? t->dims[0] : -1;
 }
 
+enum d2_status d2_st_check_required_inputs(struct d2_shape_ctx *ctx)
+{
+    const struct d2_op_info *info = d2_op_info(ctx->node->op);
+    uint32_t required = info->max_inputs == D2_VARIADIC ? ctx->num_inputs : info->min_inputs;
+    if (ctx->num_inputs < info->min_inputs || required == 0)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "needs at least %u inputs, got %u",
+                         info->min_inputs ? info->min_inputs : 1u, ctx->num_inputs);
+    for (uint32_t i = 0; i < required; i++)
+        if (!ctx->input_types[i])
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "input %u is required but missing", i);
+    if (ctx->num_outputs < info->min_outputs)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "needs at least %u outputs, got %u", info->min_outputs,
+                         ctx->num_outputs);
+    return D2_OK;
+}
+
 enum d2_status d2_st_require_integer(struct d2_shape_ctx *ctx, const struct d2_type *t, const char *what)
 {
     if (t && t->dtype != D2_DTYPE_UNDEFINED && !d2_dtype_is_integer(t->dtype))
@@ -163,7 +179,7 @@ static void product_of_dims(const struct d2_type *t, int32_t lo, int32_t hi, str
  * concat, split, slice
  * ====================================================================== */
 
-enum d2_status d2_shape_concat(struct d2_shape_ctx *ctx)
+static enum d2_status shape_concat(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_axis *attrs = ctx->node->attrs;
     struct d2_type *out = &ctx->output_types[0];
@@ -231,7 +247,7 @@ enum d2_status d2_shape_concat(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_split(struct d2_shape_ctx *ctx)
+static enum d2_status shape_split(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_split *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -289,7 +305,7 @@ enum d2_status d2_shape_split(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_slice(struct d2_shape_ctx *ctx)
+static enum d2_status shape_slice(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     struct d2_type *out = &ctx->output_types[0];
@@ -388,7 +404,7 @@ enum d2_status d2_shape_slice(struct d2_shape_ctx *ctx)
  * reshape, flatten, transpose, squeeze, unsqueeze
  * ====================================================================== */
 
-enum d2_status d2_shape_reshape(struct d2_shape_ctx *ctx)
+static enum d2_status shape_reshape(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_reshape *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -483,7 +499,7 @@ enum d2_status d2_shape_reshape(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_flatten(struct d2_shape_ctx *ctx)
+static enum d2_status shape_flatten(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_axis *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -523,7 +539,7 @@ static enum d2_status transpose_perm(struct d2_shape_ctx *ctx, int32_t rank, int
     return D2_OK;
 }
 
-enum d2_status d2_shape_transpose(struct d2_shape_ctx *ctx)
+static enum d2_status shape_transpose(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_transpose *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -544,7 +560,7 @@ enum d2_status d2_shape_transpose(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_squeeze(struct d2_shape_ctx *ctx)
+static enum d2_status shape_squeeze(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     const struct d2_type *axes_t = d2_st_input_type(ctx, 1);
@@ -598,7 +614,7 @@ enum d2_status d2_shape_squeeze(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_unsqueeze(struct d2_shape_ctx *ctx)
+static enum d2_status shape_unsqueeze(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     const struct d2_tensor *axes_v = d2_st_input_value(ctx, 1);
@@ -650,7 +666,7 @@ enum d2_status d2_shape_unsqueeze(struct d2_shape_ctx *ctx)
  * expand, tile, pad
  * ====================================================================== */
 
-enum d2_status d2_shape_expand(struct d2_shape_ctx *ctx)
+static enum d2_status shape_expand(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     const struct d2_tensor *shape_v = d2_st_input_value(ctx, 1);
@@ -683,7 +699,7 @@ enum d2_status d2_shape_expand(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_tile(struct d2_shape_ctx *ctx)
+static enum d2_status shape_tile(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     const struct d2_tensor *repeats_v = d2_st_input_value(ctx, 1);
@@ -716,7 +732,7 @@ enum d2_status d2_shape_tile(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_pad(struct d2_shape_ctx *ctx)
+static enum d2_status shape_pad(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_pad *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -831,17 +847,17 @@ static enum d2_status depth_space_shape(struct d2_shape_ctx *ctx, bool to_space)
     return D2_OK;
 }
 
-enum d2_status d2_shape_depth_to_space(struct d2_shape_ctx *ctx)
+static enum d2_status shape_depth_to_space(struct d2_shape_ctx *ctx)
 {
     return depth_space_shape(ctx, true);
 }
 
-enum d2_status d2_shape_space_to_depth(struct d2_shape_ctx *ctx)
+static enum d2_status shape_space_to_depth(struct d2_shape_ctx *ctx)
 {
     return depth_space_shape(ctx, false);
 }
 
-enum d2_status d2_shape_trilu(struct d2_shape_ctx *ctx)
+static enum d2_status shape_trilu(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0];
     const struct d2_type *k_t = d2_st_input_type(ctx, 1);
@@ -856,7 +872,7 @@ enum d2_status d2_shape_trilu(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_eye_like(struct d2_shape_ctx *ctx)
+static enum d2_status shape_eye_like(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_eye_like *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -870,3 +886,23 @@ enum d2_status d2_shape_eye_like(struct d2_shape_ctx *ctx)
         out->dtype = attrs->dtype;
     return D2_OK;
 }
+
+/* ======================================================================
+ * Entry points (D2_ST_ENTRY, ir/shape_tensor.h): required inputs checked first.
+ * ====================================================================== */
+
+D2_ST_ENTRY(concat)
+D2_ST_ENTRY(split)
+D2_ST_ENTRY(slice)
+D2_ST_ENTRY(reshape)
+D2_ST_ENTRY(flatten)
+D2_ST_ENTRY(transpose)
+D2_ST_ENTRY(squeeze)
+D2_ST_ENTRY(unsqueeze)
+D2_ST_ENTRY(expand)
+D2_ST_ENTRY(tile)
+D2_ST_ENTRY(pad)
+D2_ST_ENTRY(depth_to_space)
+D2_ST_ENTRY(space_to_depth)
+D2_ST_ENTRY(trilu)
+D2_ST_ENTRY(eye_like)

@@ -55,6 +55,19 @@ int64_t d2_st_list_length(const struct d2_type *t);
  * max_count entries); errors when it is not an integer tensor of rank <= 1 or too long. */
 enum d2_status d2_st_read_ints(struct d2_shape_ctx *ctx, const struct d2_tensor *value, const char *what,
                                int64_t *out, int64_t max_count, int64_t *count);
+/* D2_ERR_SHAPE unless the node has ops.def's minimum number of inputs and each
+ * of them (every input, for a variadic op) is present. */
+enum d2_status d2_st_check_required_inputs(struct d2_shape_ctx *ctx);
+/* Defines the entry point d2_shape_<name>: checks the required inputs are present
+ * (a model omitting one gets an error, not a NULL dereference, even before the
+ * verifier runs), then applies the op's rule, static shape_<name>. */
+#define D2_ST_ENTRY(name)                                         \
+    enum d2_status d2_shape_##name(struct d2_shape_ctx *ctx)      \
+    {                                                             \
+        enum d2_status st = d2_st_check_required_inputs(ctx);     \
+        return st != D2_OK ? st : shape_##name(ctx);              \
+    }
+
 /* Check that the index/shape-like input `what` has an integer dtype (when known). */
 enum d2_status d2_st_require_integer(struct d2_shape_ctx *ctx, const struct d2_type *t, const char *what);
 

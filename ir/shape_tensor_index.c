@@ -28,7 +28,7 @@ static bool dims_conflict(int64_t a, int64_t b)
  * gather family
  * ====================================================================== */
 
-enum d2_status d2_shape_gather(struct d2_shape_ctx *ctx)
+static enum d2_status shape_gather(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_axis *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0], *idx = ctx->input_types[1];
@@ -54,7 +54,7 @@ enum d2_status d2_shape_gather(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_gather_elements(struct d2_shape_ctx *ctx)
+static enum d2_status shape_gather_elements(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_axis *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0], *idx = ctx->input_types[1];
@@ -76,7 +76,7 @@ enum d2_status d2_shape_gather_elements(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_gather_nd(struct d2_shape_ctx *ctx)
+static enum d2_status shape_gather_nd(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_gather_nd *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0], *idx = ctx->input_types[1];
@@ -114,7 +114,7 @@ enum d2_status d2_shape_gather_nd(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_scatter_nd(struct d2_shape_ctx *ctx)
+static enum d2_status shape_scatter_nd(struct d2_shape_ctx *ctx)
 {
     const struct d2_type *x = ctx->input_types[0], *idx = ctx->input_types[1], *upd = ctx->input_types[2];
     int64_t k;
@@ -150,7 +150,7 @@ enum d2_status d2_shape_scatter_nd(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_scatter_elements(struct d2_shape_ctx *ctx)
+static enum d2_status shape_scatter_elements(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_scatter *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0], *idx = ctx->input_types[1], *upd = ctx->input_types[2];
@@ -186,7 +186,7 @@ enum d2_status d2_shape_scatter_elements(struct d2_shape_ctx *ctx)
  * shape, size, constant_of_shape, range, one_hot
  * ====================================================================== */
 
-enum d2_status d2_shape_shape(struct d2_shape_ctx *ctx)
+static enum d2_status shape_shape(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_shape *attrs = ctx->node->attrs;
     const struct d2_type *x = ctx->input_types[0];
@@ -206,13 +206,13 @@ enum d2_status d2_shape_shape(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_size(struct d2_shape_ctx *ctx)
+static enum d2_status shape_size(struct d2_shape_ctx *ctx)
 {
     d2_type_init(&ctx->output_types[0], D2_DTYPE_I64, 0, NULL);
     return D2_OK;
 }
 
-enum d2_status d2_shape_constant_of_shape(struct d2_shape_ctx *ctx)
+static enum d2_status shape_constant_of_shape(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_constant_of_shape *attrs = ctx->node->attrs;
     const struct d2_type *shape_t = ctx->input_types[0];
@@ -279,7 +279,7 @@ static enum d2_status range_length(struct d2_shape_ctx *ctx, const struct d2_ten
     }
 }
 
-enum d2_status d2_shape_range(struct d2_shape_ctx *ctx)
+static enum d2_status shape_range(struct d2_shape_ctx *ctx)
 {
     struct d2_type *out = &ctx->output_types[0];
     const struct d2_tensor *values[3];
@@ -312,7 +312,7 @@ enum d2_status d2_shape_range(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_shape_one_hot(struct d2_shape_ctx *ctx)
+static enum d2_status shape_one_hot(struct d2_shape_ctx *ctx)
 {
     const struct d2_attrs_one_hot *attrs = ctx->node->attrs;
     const struct d2_type *idx = ctx->input_types[0], *depth_t = ctx->input_types[1], *values_t = ctx->input_types[2];
@@ -348,3 +348,18 @@ enum d2_status d2_shape_one_hot(struct d2_shape_ctx *ctx)
     }
     return D2_OK;
 }
+
+/* ======================================================================
+ * Entry points (D2_ST_ENTRY, ir/shape_tensor.h): required inputs checked first.
+ * ====================================================================== */
+
+D2_ST_ENTRY(gather)
+D2_ST_ENTRY(gather_elements)
+D2_ST_ENTRY(gather_nd)
+D2_ST_ENTRY(scatter_nd)
+D2_ST_ENTRY(scatter_elements)
+D2_ST_ENTRY(shape)
+D2_ST_ENTRY(size)
+D2_ST_ENTRY(constant_of_shape)
+D2_ST_ENTRY(range)
+D2_ST_ENTRY(one_hot)

@@ -172,11 +172,12 @@ enum d2_status d2_cpu_ref_split(struct d2_kernel_ctx *ctx)
 {
     const struct d2_attrs_split *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0];
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     int64_t axis, outer, inner, offset = 0;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_split);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     d2_normalize_axis(attrs->axis, x->rank, &axis);
     outer = dims_product(x->dims, 0, (int32_t)axis);
     inner = dims_product(x->dims, (int32_t)axis + 1, x->rank);
@@ -298,10 +299,11 @@ enum d2_status d2_cpu_ref_tile(struct d2_kernel_ctx *ctx)
     const struct d2_tensor *x = ctx->inputs[0];
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t x_strides[D2_MAX_RANK], coord[D2_MAX_RANK], n;
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_tile);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     d2_strides(x->rank, x->dims, x_strides);
     n = d2_tensor_numel(y);
     for (int64_t i = 0; i < n; i++) {
@@ -321,10 +323,11 @@ enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], begin[D2_MAX_RANK] = {0};
     int64_t x_strides[D2_MAX_RANK], coord[D2_MAX_RANK], n, n_axes;
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_pad);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     if (value && d2_tensor_numel(value) != 1)
         return d2_errorf(ctx->err, D2_ERR_SHAPE, "constant_value must hold one element");
     n_axes = read_list(optional_input(ctx, 3), axes, D2_MAX_RANK);
@@ -391,11 +394,12 @@ enum d2_status d2_cpu_ref_space_to_depth(struct d2_kernel_ctx *ctx)
     const struct d2_attrs_depth_space *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0];
     struct d2_tensor *y = &ctx->outputs[0];
-    int64_t b = attrs->blocksize, c = x->dims[1], sc, sh, sw;
+    int64_t b = attrs->blocksize, c, sc, sh, sw;
     int64_t view[6], strides[6];
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_space_to_depth);
     if (st != D2_OK)
         return st;
+    c = x->dims[1];
     sw = 1, sh = x->dims[3], sc = x->dims[2] * x->dims[3];
     /* The inverse of depth_to_space with the same mode: y channel (i*b + j)*C + c
      * (DCR, ONNX's SpaceToDepth) or c*b*b + i*b + j (CRD) holds x[n, c, h*b+i, w*b+j].
@@ -421,11 +425,12 @@ enum d2_status d2_cpu_ref_trilu(struct d2_kernel_ctx *ctx)
     const struct d2_attrs_trilu *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0], *k_input = optional_input(ctx, 1);
     struct d2_tensor *y = &ctx->outputs[0];
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     int64_t k = 0, rows, cols, n;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_trilu);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     if (k_input) {
         if (d2_tensor_numel(k_input) != 1)
             return d2_errorf(ctx->err, D2_ERR_SHAPE, "k must hold one element");

@@ -81,10 +81,11 @@ enum d2_status d2_cpu_ref_gather(struct d2_kernel_ctx *ctx)
     const struct d2_tensor *x = ctx->inputs[0], *idx = ctx->inputs[1];
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t axis, outer, inner, dim, count;
-    size_t esize = d2_dtype_size(x->dtype), block;
+    size_t esize, block;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_gather);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     d2_normalize_axis(attrs->axis, x->rank, &axis);
     outer = dims_product(x->dims, 0, (int32_t)axis);
     inner = dims_product(x->dims, (int32_t)axis + 1, x->rank);
@@ -109,10 +110,11 @@ enum d2_status d2_cpu_ref_gather_elements(struct d2_kernel_ctx *ctx)
     const struct d2_tensor *x = ctx->inputs[0], *idx = ctx->inputs[1];
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t axis, n, coord[D2_MAX_RANK], x_strides[D2_MAX_RANK];
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_gather_elements);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     d2_normalize_axis(attrs->axis, x->rank, &axis);
     d2_strides(x->rank, x->dims, x_strides);
     n = d2_tensor_numel(idx);
@@ -159,10 +161,11 @@ enum d2_status d2_cpu_ref_gather_nd(struct d2_kernel_ctx *ctx)
     struct d2_tensor *y = &ctx->outputs[0];
     int32_t b = (int32_t)attrs->batch_dims;
     int64_t k, batches, tuples, slice, x_batch;
-    size_t esize = d2_dtype_size(x->dtype);
+    size_t esize;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_gather_nd);
     if (st != D2_OK)
         return st;
+    esize = d2_dtype_size(x->dtype);
     k = idx->dims[idx->rank - 1];
     batches = dims_product(idx->dims, 0, b);
     tuples = dims_product(idx->dims, b, idx->rank - 1); /* per batch */
