@@ -11,7 +11,7 @@
  *     tests/fuzz/fuzz_image.c runtime/image.c runtime/image_exif.c runtime/image_jpeg.c \
  *     runtime/image_png.c runtime/image_resize.c ir/alloc.c ir/error.c ir/tensor.c ir/dtype.c \
  *     -ljpeg -lpng -lz -lm -o fuzz_image
- *   mkdir -p corpus && find tests/data/images -name '*.[jp][pn]g' -exec cp {} corpus \\;
+ *   mkdir -p corpus && find tests/data/images -name '*.[jp][pn]g' -exec cp {} corpus \;
  *   ./fuzz_image -max_total_time=60 -rss_limit_mb=4096 -max_len=4096 corpus */
 #include <stdint.h>
 #include <stdlib.h>
