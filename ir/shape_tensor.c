@@ -68,6 +68,17 @@ enum d2_status d2_st_check_required_inputs(struct d2_shape_ctx *ctx)
     return D2_OK;
 }
 
+enum d2_status d2_st_check_outputs(struct d2_shape_ctx *ctx)
+{
+    for (uint32_t i = 0; i < ctx->num_outputs; i++) {
+        const struct d2_type *t = &ctx->output_types[i];
+        for (int32_t d = 0; d < t->rank; d++)
+            if (t->dims[d] == INT64_MAX)
+                return d2_errorf(ctx->err, D2_ERR_SHAPE, "output %u: dim %d overflows int64", i, (int)d);
+    }
+    return D2_OK;
+}
+
 enum d2_status d2_st_require_integer(struct d2_shape_ctx *ctx, const struct d2_type *t, const char *what)
 {
     if (t && t->dtype != D2_DTYPE_UNDEFINED && !d2_dtype_is_integer(t->dtype))
@@ -95,6 +106,22 @@ enum d2_status d2_st_read_ints(struct d2_shape_ctx *ctx, const struct d2_tensor 
     return D2_OK;
 }
 
+/* Pads beyond this are refused (keeps dim + begin + end far from overflow). */
+#define D2_ST_MAX_PAD (INT64_C(1) << 60)
+
+/* Saturating arithmetic on non-negative sizes: a result that would overflow
+ * becomes INT64_MAX, which d2_st_check_outputs then reports (types come from
+ * untrusted model files, so dims can be anything). */
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    return a != 0 && b > INT64_MAX / a ? INT64_MAX : a * b;
+}
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 struct d2_slice_axis d2_slice_resolve(int64_t dim, int64_t start, int64_t end, int64_t step)
 {
     struct d2_slice_axis r;
@@ -118,15 +145,6 @@ struct d2_slice_axis d2_slice_resolve(int64_t dim, int64_t start, int64_t end, i
     }
     r.start = start;
     return r;
-}
-
-bool d2_split_even_sizes(int64_t dim, int64_t n, int64_t *sizes)
-{
-    int64_t chunk = (dim + n - 1) / n;
-    for (int64_t i = 0; i + 1 < n; i++)
-        sizes[i] = chunk;
-    sizes[n - 1] = dim - chunk * (n - 1);
-    return sizes[n - 1] >= 0;
 }
 
 int64_t d2_pad_source_index(int32_t mode, int64_t out_coord, int64_t pad_begin, int64_t dim)
@@ -164,7 +182,7 @@ static void product_of_dims(const struct d2_type *t, int32_t lo, int32_t hi, str
             unknown = i;
             unknown_count++;
         } else {
-            product *= t->dims[i];
+            product = mul_sat(product, t->dims[i]);
         }
     }
     if (unknown_count == 0)
@@ -230,12 +248,12 @@ static enum d2_status shape_concat(struct d2_shape_ctx *ctx)
                                  (long long)t->dims[d], (long long)out->dims[d]);
         }
         if (t->dims[axis] >= 0) {
-            sum += t->dims[axis];
-            bound_sum += t->dims[axis];
+            sum = add_sat(sum, t->dims[axis]);
+            bound_sum = add_sat(bound_sum, t->dims[axis]);
         } else {
             sum_known = false;
             if (t->upper_bounds[axis] >= 0)
-                bound_sum += t->upper_bounds[axis];
+                bound_sum = add_sat(bound_sum, t->upper_bounds[axis]);
             else
                 bound_known = false;
         }
@@ -288,14 +306,14 @@ static enum d2_status shape_split(struct d2_shape_ctx *ctx)
             if (s < 0)
                 return d2_errorf(ctx->err, D2_ERR_SHAPE, "split size %lld is negative", (long long)s);
             ctx->output_types[i].dims[axis] = s;
-            total += s;
+            total = add_sat(total, s);
         }
         if (dim >= 0 && total != dim)
             return d2_errorf(ctx->err, D2_ERR_SHAPE, "split sizes sum to %lld but dim %lld is %lld",
                              (long long)total, (long long)axis, (long long)dim);
     } else if (!sizes_type && dim >= 0) {
         /* Evenly: ceil(dim/n) each, the last takes the rest. */
-        int64_t chunk = (dim + n - 1) / n, last = dim - chunk * (n - 1);
+        int64_t chunk = dim / n + (dim % n != 0), last = dim - mul_sat(chunk, n - 1);
         if (last < 0)
             return d2_errorf(ctx->err, D2_ERR_SHAPE, "cannot split dim %lld of size %lld into %lld parts",
                              (long long)axis, (long long)dim, (long long)n);
@@ -451,11 +469,11 @@ static enum d2_status shape_reshape(struct d2_shape_ctx *ctx)
             if (x->dims[d] < 0)
                 all_known = false;
             else
-                known_product *= x->dims[d];
+                known_product = mul_sat(known_product, x->dims[d]);
             continue;
         }
         out->dims[d] = shape[i];
-        known_product *= shape[i];
+        known_product = mul_sat(known_product, shape[i]);
     }
     if (attrs->allowzero && infer_at >= 0)
         for (int64_t i = 0; i < n; i++)
@@ -472,7 +490,7 @@ static enum d2_status shape_reshape(struct d2_shape_ctx *ctx)
         int32_t unknown = -1, unknown_count = 0;
         for (int64_t i = 0; i < n; i++)
             if (shape[i] > 0 || (shape[i] == 0 && attrs->allowzero))
-                explicit_product *= shape[i];
+                explicit_product = mul_sat(explicit_product, shape[i]);
         for (int32_t d = 0; d < x->rank; d++) {
             bool copied = d < n && shape[d] == 0 && !attrs->allowzero;
             if (copied)
@@ -480,7 +498,7 @@ static enum d2_status shape_reshape(struct d2_shape_ctx *ctx)
             if (x->dims[d] < 0)
                 unknown = d, unknown_count++;
             else
-                rest *= x->dims[d];
+                rest = mul_sat(rest, x->dims[d]);
         }
         if (unknown_count == 0) {
             if (explicit_product == 0 || rest % explicit_product != 0)
@@ -725,7 +743,7 @@ static enum d2_status shape_tile(struct d2_shape_ctx *ctx)
         if (repeats[d] == 1)
             d2_st_copy_dim(out, d, x, d);
         else if (x->dims[d] >= 0)
-            out->dims[d] = x->dims[d] * repeats[d];
+            out->dims[d] = mul_sat(x->dims[d], repeats[d]);
         else if (repeats[d] == 0)
             out->dims[d] = 0;
     }
@@ -790,6 +808,9 @@ static enum d2_status shape_pad(struct d2_shape_ctx *ctx)
             d2_st_set_unknown_dim(out, d);
             continue;
         }
+        if (begin < -D2_ST_MAX_PAD || begin > D2_ST_MAX_PAD || end < -D2_ST_MAX_PAD || end > D2_ST_MAX_PAD)
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "pads %lld,%lld on dim %d are out of range", (long long)begin,
+                             (long long)end, (int)d);
         if (x->dims[d] + begin + end < 0)
             return d2_errorf(ctx->err, D2_ERR_SHAPE, "pads %lld,%lld crop more than dim %d of size %lld",
                              (long long)begin, (long long)end, (int)d, (long long)x->dims[d]);
@@ -812,8 +833,8 @@ static enum d2_status depth_space_shape(struct d2_shape_ctx *ctx, bool to_space)
     struct d2_type *out = &ctx->output_types[0];
     int64_t b = attrs->blocksize;
     out->dtype = x->dtype;
-    if (b <= 0)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "blocksize %lld must be positive", (long long)b);
+    if (b <= 0 || b > (INT64_C(1) << 30))
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "blocksize %lld must be in [1, 2^30]", (long long)b);
     if (x->rank < 0) {
         d2_type_init(out, x->dtype, 4, NULL);
         return D2_OK;
@@ -831,10 +852,10 @@ static enum d2_status depth_space_shape(struct d2_shape_ctx *ctx, bool to_space)
         }
         for (int32_t d = 2; d < 4; d++)
             if (x->dims[d] >= 0)
-                out->dims[d] = x->dims[d] * b;
+                out->dims[d] = mul_sat(x->dims[d], b);
     } else {
         if (x->dims[1] >= 0)
-            out->dims[1] = x->dims[1] * b * b;
+            out->dims[1] = mul_sat(x->dims[1], b * b);
         for (int32_t d = 2; d < 4; d++) {
             if (x->dims[d] < 0)
                 continue;

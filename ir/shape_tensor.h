@@ -1,6 +1,6 @@
 /* ir/shape_tensor.h: rules shared by the shape functions of the "shape and data
  * movement" ops (ir/shape_tensor*.c) and their reference CPU kernels
- * (backends/cpu/ref_tensor*.c), so each rule (slice clamping, split sizes, pad
+ * (backends/cpu/ref_tensor*.c), so each rule (slice clamping, pad
  * index mapping...) is written exactly once.
  *
  * Everything here is pure arithmetic on int64: no allocation, no errors beyond the
@@ -31,11 +31,6 @@ struct d2_slice_axis {
  * and INT64_MIN included) against a known dim. step must be non-zero (caller checks). */
 struct d2_slice_axis d2_slice_resolve(int64_t dim, int64_t start, int64_t end, int64_t step);
 
-/* Chunk sizes of split without a sizes input: ceil(dim / n) each, the last chunk
- * taking the remainder (ONNX 18). Returns false when that leaves the last chunk
- * negative (e.g. dim 5 into 4), which cannot be split this way. */
-bool d2_split_even_sizes(int64_t dim, int64_t n, int64_t *sizes);
-
 /* pad: source index along one axis for output coordinate `out_coord`, given the
  * begin pad (negative crops) and the input dim (> 0). Returns -1 when the element
  * is padding with the constant (mode constant), otherwise an index in [0, dim). */
@@ -58,14 +53,19 @@ enum d2_status d2_st_read_ints(struct d2_shape_ctx *ctx, const struct d2_tensor 
 /* D2_ERR_SHAPE unless the node has ops.def's minimum number of inputs and each
  * of them (every input, for a variadic op) is present. */
 enum d2_status d2_st_check_required_inputs(struct d2_shape_ctx *ctx);
+/* D2_ERR_SHAPE when an output dim saturated to INT64_MAX (sizes overflowed). */
+enum d2_status d2_st_check_outputs(struct d2_shape_ctx *ctx);
 /* Defines the entry point d2_shape_<name>: checks the required inputs are present
  * (a model omitting one gets an error, not a NULL dereference, even before the
- * verifier runs), then applies the op's rule, static shape_<name>. */
+ * verifier runs), applies the op's rule (static shape_<name>), then rejects dims
+ * that overflowed. */
 #define D2_ST_ENTRY(name)                                         \
     enum d2_status d2_shape_##name(struct d2_shape_ctx *ctx)      \
     {                                                             \
         enum d2_status st = d2_st_check_required_inputs(ctx);     \
-        return st != D2_OK ? st : shape_##name(ctx);              \
+        if (st == D2_OK)                                          \
+            st = shape_##name(ctx);                               \
+        return st != D2_OK ? st : d2_st_check_outputs(ctx);       \
     }
 
 /* Check that the index/shape-like input `what` has an integer dtype (when known). */

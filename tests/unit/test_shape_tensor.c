@@ -175,6 +175,23 @@ START_TEST(data_dependent_ops_without_values)
 }
 END_TEST
 
+START_TEST(hostile_inputs_give_errors)
+{
+    /* Sizes that overflow int64 saturate and are reported, never wrapped. */
+    expect_shape_error("graph main(%x: f32[3]) {\n"
+                       "  %r: i64[1] = const [4611686018427387904]\n"
+                       "  %y = tile(%x, %r)\n  return %y\n}\n",
+                       "overflows int64");
+    expect_shape_error("graph main(%x: f32[3]) {\n"
+                       "  %p: i64[2] = const [0, 9223372036854775807]\n"
+                       "  %y = pad(%x, %p)\n  return %y\n}\n",
+                       "out of range");
+    /* A required input written as omitted. */
+    expect_shape_error("graph main(%x: f32[3]) {\n  %y = reshape(%x, _)\n  return %y\n}\n",
+                       "input 1 is required but missing");
+}
+END_TEST
+
 /* Run a parsed graph whose single input is `input`; return the status. */
 static enum d2_status run_graph(const char *text, const struct d2_tensor *input, struct d2_error *err)
 {
@@ -230,6 +247,7 @@ int main(void)
     tcase_add_test(tc, concat_split_and_flatten_propagate_dims);
     tcase_add_test(tc, squeeze_unsqueeze_expand_with_partial_knowledge);
     tcase_add_test(tc, data_dependent_ops_without_values);
+    tcase_add_test(tc, hostile_inputs_give_errors);
     tcase_add_test(tc, kernels_reject_out_of_range_indices);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
