@@ -7,6 +7,7 @@
  * onnx_ops_lower.c; Constant, If and Loop in onnx_ops_control.c.
  */
 #include "frontend/onnx/onnx_internal.h"
+#include "frontend/onnx/onnx_ops_moreops.h"
 
 #include <string.h>
 
@@ -444,6 +445,7 @@ static enum d2_status conv_roi_align(struct onnx_node_ctx *ctx)
 #define PLAIN(name, op, since) {name, conv_plain, D2_OP_##op, since}
 #define CONV(name, fn, op, since) {name, fn, D2_OP_##op, since}
 #define LOWER(name, fn, op, since) {name, onnx_convert_##fn, D2_OP_##op, since}
+#define MOREOPS(name, fn, op, since) {name, onnx_moreops_##fn, D2_OP_##op, since}
 
 static const struct onnx_op_entry op_table[] = {
     /* Elementwise unary. Opsets before 6 carried the legacy consumed_inputs attribute. */
@@ -500,6 +502,20 @@ static const struct onnx_op_entry op_table[] = {
     /* Detection. */
     CONV("NonMaxSuppression", conv_nms, NON_MAX_SUPPRESSION, 10), CONV("RoiAlign", conv_roi_align, ROI_ALIGN, 10),
     LOWER("Resize", resize, RESIZE, 10), LOWER("Upsample", upsample, RESIZE, 7),
+    /* More ops (onnx_ops_moreops.c). */
+    PLAIN("Tan", TAN, 7), PLAIN("Sinh", SINH, 9), PLAIN("Cosh", COSH, 9), PLAIN("Asin", ASIN, 7),
+    PLAIN("Acos", ACOS, 7), PLAIN("Atan", ATAN, 7), PLAIN("Asinh", ASINH, 9), PLAIN("Acosh", ACOSH, 9),
+    PLAIN("Atanh", ATANH, 9), PLAIN("Mish", MISH, 18), PLAIN("BitwiseNot", BITWISE_NOT, 18),
+    PLAIN("BitwiseAnd", BITWISE_AND, 18), PLAIN("BitwiseOr", BITWISE_OR, 18),
+    PLAIN("BitwiseXor", BITWISE_XOR, 18),
+    MOREOPS("Celu", celu, CELU, 12), MOREOPS("ThresholdedRelu", thresholded_relu, THRESHOLDED_RELU, 10),
+    MOREOPS("Shrink", shrink, SHRINK, 9), MOREOPS("Swish", swish, SWISH, 24),
+    MOREOPS("BitShift", bit_shift, BIT_SHIFT, 11), MOREOPS("CumProd", cum_prod, CUM_PROD, 26),
+    MOREOPS("LayerNormalization", layer_norm, LAYER_NORM, 17),
+    MOREOPS("GroupNormalization", group_norm, GROUP_NORM, 18),
+    MOREOPS("RMSNormalization", rms_norm, RMS_NORM, 23),
+    MOREOPS("MeanVarianceNormalization", mvn, MEAN_VARIANCE_NORM, 9),
+    MOREOPS("LpNormalization", lp_norm, LP_NORM, 1), MOREOPS("GridSample", grid_sample, GRID_SAMPLE, 16),
     /* Constants and control flow. */
     LOWER("Constant", constant, IDENTITY, 1), LOWER("If", if, IF, 1), LOWER("Loop", loop, LOOP, 1),
 };
