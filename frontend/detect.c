@@ -1,6 +1,6 @@
 /* frontend/detect.c: which model format a buffer holds, from its content alone.
  *
- *   - model.ir artifact: its magic bytes (runtime/artifact.h decides);
+ *   - model.ir artifact: not here (runtime/load.c checks the runtime's own magic first);
  *   - TorchScript: a zip archive ("PK\3\4");
  *   - IR text: after blanks and '#' comment lines, the word `graph` or `meta`;
  *   - ONNX ModelProto vs Caffe2 NetDef: both are protobuf. The top-level fields are
@@ -13,7 +13,6 @@
  * the importer can report the precise problem.
  */
 #include "frontend/frontend.h"
-#include "runtime/artifact.h"
 
 #include <string.h>
 
@@ -131,8 +130,6 @@ enum d2_model_format d2_detect_format(const void *data, size_t size)
     const uint8_t *p = data;
     if (!data || size == 0)
         return D2_FORMAT_UNKNOWN;
-    if (d2_artifact_sniff(data, size))
-        return D2_FORMAT_D2RT_IR;
     if (size >= 4 && memcmp(p, "PK\3\4", 4) == 0)
         return D2_FORMAT_TORCHSCRIPT;
     if (looks_like_ir_text(p, size))

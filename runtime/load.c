@@ -25,6 +25,9 @@ enum d2_model_format d2_sniff_model_format(const void *data, size_t size)
 {
     if (!data || size == 0)
         return D2_FORMAT_UNKNOWN;
+    /* The artifact is the runtime's own format; frontends recognise source formats. */
+    if (d2_artifact_sniff(data, size))
+        return D2_FORMAT_D2RT_IR;
     return d2_detect_format(data, size);
 }
 
