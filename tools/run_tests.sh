@@ -13,4 +13,8 @@ for t in "$build"/tests/test_*; do
 done
 [ -x tests/cli.sh ] && run tests/cli.sh "$build/d2rt"
 [ -x tests/onnx_node.sh ] && run tests/onnx_node.sh "$build/d2rt"
+# End-to-end suites over real exported models (../shared/fixtures), one script each.
+for e in tests/e2e_*.sh; do
+  [ -x "$e" ] && run "$e" "$build"
+done
 exit $fail
