@@ -364,3 +364,56 @@ enum d2_status d2_shape_grid_sample(struct d2_shape_ctx *ctx)
     }
     return D2_OK;
 }
+
+/* ---- center_crop_pad ------------------------------------------------------------------ */
+
+/* Output: x's type with dims axes[i] replaced by shape[i] (unknown until the shape
+ * input's values are). axes must be distinct and in range; shape has one element per
+ * axis, each >= 0. */
+enum d2_status d2_shape_center_crop_pad(struct d2_shape_ctx *ctx)
+{
+    const struct d2_attrs_center_crop_pad *attrs = ctx->node->attrs;
+    const struct d2_type *x = ctx->num_inputs > 0 ? ctx->input_types[0] : NULL, *shape_type = NULL;
+    const struct d2_tensor *shape = ctx->num_inputs > 1 ? ctx->input_values[1] : NULL;
+    struct d2_type *y = &ctx->output_types[0];
+    int64_t axes[D2_MAX_RANK];
+    bool seen[D2_MAX_RANK] = {false};
+    uint32_t count;
+    if (!x)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "input 0 is required but missing");
+    enum d2_status st = input_of_class(ctx, 1, DTYPES_INTEGER, &shape_type);
+    if (st != D2_OK)
+        return st;
+    if (shape_type->rank >= 0 && shape_type->rank != 1)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "shape has rank %d, expected 1", (int)shape_type->rank);
+    *y = *x;
+    if (x->rank < 0)
+        return D2_OK;
+    count = attrs->axes.count ? attrs->axes.count : (uint32_t)x->rank;
+    if (count > (uint32_t)x->rank)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "%u axes for rank %d", count, (int)x->rank);
+    for (uint32_t k = 0; k < count; k++) {
+        int64_t a = attrs->axes.count ? attrs->axes.data[k] : (int64_t)k;
+        if (!d2_normalize_axis(a, x->rank, &axes[k]))
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "axis %lld is out of range for rank %d", (long long)a,
+                             (int)x->rank);
+        if (seen[axes[k]])
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "axis %lld is listed twice", (long long)a);
+        seen[axes[k]] = true;
+    }
+    if (shape_type->rank == 1 && shape_type->dims[0] >= 0 && shape_type->dims[0] != (int64_t)count)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "shape has %lld elements but there are %u axes",
+                         (long long)shape_type->dims[0], count);
+    for (uint32_t k = 0; k < count; k++) {
+        int64_t d = D2_DIM_UNKNOWN;
+        if (shape) {
+            d = d2_tensor_get_i64(shape, k);
+            if (d < 0)
+                return d2_errorf(ctx->err, D2_ERR_SHAPE, "shape[%u] is %lld, must be >= 0", k, (long long)d);
+        }
+        y->dims[axes[k]] = d;
+        y->symbols[axes[k]] = NULL;
+        y->upper_bounds[axes[k]] = -1;
+    }
+    return D2_OK;
+}

@@ -13,7 +13,7 @@
     X(mish) X(celu) X(thresholded_relu) X(shrink) X(swish) X(bitwise_not)              \
     X(bit_shift) X(bitwise_and) X(bitwise_or) X(bitwise_xor) X(cum_prod)               \
     X(layer_norm) X(group_norm) X(rms_norm) X(mean_variance_norm) X(lp_norm)           \
-    X(grid_sample)
+    X(grid_sample) X(center_crop_pad)
 
 #define D2_X(name) enum d2_status d2_shape_##name(struct d2_shape_ctx *ctx);
 D2_MOREOPS_OPS(D2_X)

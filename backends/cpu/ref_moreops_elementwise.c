@@ -1,6 +1,7 @@
 /* backends/cpu/ref_moreops_elementwise.c: reference CPU kernels of the "more ops"
  * elementwise ops: trigonometric and hyperbolic functions, mish, celu,
- * thresholded_relu, shrink, swish, the bitwise ops and bit_shift; and cum_prod.
+ * thresholded_relu, shrink, swish, the bitwise ops and bit_shift; cum_prod and
+ * center_crop_pad.
  *
  * Floats are computed in double and rounded once on store; integers in int64 with
  * wrapping arithmetic, stored back to their width (d2_store_i64 truncates, which is
@@ -11,6 +12,7 @@
 #include "ref_moreops.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- unary float ops ---------------------------------------------------------- */
 
@@ -284,6 +286,61 @@ enum d2_status d2_cpu_ref_cum_prod(struct d2_kernel_ctx *ctx)
                 }
             }
         }
+    }
+    return D2_OK;
+}
+
+/* ---- center_crop_pad ------------------------------------------------------------------- */
+
+/* Output element at coordinate o reads x at o + offset (per dim), or is zero when that
+ * falls outside x: offset = floor((in - out) / 2) when cropping, -floor((out - in) / 2)
+ * when padding. A byte copy, so every dtype works. */
+enum d2_status d2_cpu_ref_center_crop_pad(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_attrs_center_crop_pad *attrs = ctx->node->attrs;
+    const struct d2_tensor *x = NULL, *shape = NULL;
+    int64_t out_dims[D2_MAX_RANK], offset[D2_MAX_RANK] = {0}, in_strides[D2_MAX_RANK];
+    enum d2_status st = d2_moreops_input(ctx, 0, &x);
+    if (st == D2_OK)
+        st = d2_moreops_input(ctx, 1, &shape);
+    if (st != D2_OK)
+        return st;
+    uint32_t count = attrs->axes.count ? attrs->axes.count : (uint32_t)x->rank;
+    if (!d2_dtype_is_integer(shape->dtype) || d2_tensor_numel(shape) != (int64_t)count)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "shape must hold %u integers", count);
+    for (int32_t d = 0; d < x->rank; d++)
+        out_dims[d] = x->dims[d];
+    for (uint32_t k = 0; k < count; k++) {
+        int64_t a = attrs->axes.count ? attrs->axes.data[k] : (int64_t)k, axis;
+        int64_t want = d2_load_i64(shape->data, shape->dtype, k);
+        if (!d2_normalize_axis(a, x->rank, &axis) || want < 0)
+            return d2_errorf(ctx->err, D2_ERR_SHAPE, "axis %lld / size %lld is invalid for rank %d", (long long)a,
+                             (long long)want, (int)x->rank);
+        out_dims[axis] = want;
+        offset[axis] = x->dims[axis] >= want ? (x->dims[axis] - want) / 2 : -((want - x->dims[axis]) / 2);
+    }
+    st = d2_moreops_output(ctx, 0, x->dtype, x->rank, out_dims);
+    if (st != D2_OK)
+        return st;
+    d2_strides(x->rank, x->dims, in_strides);
+    size_t elem = d2_dtype_size(x->dtype);
+    int64_t n = d2_dims_numel(x->rank, out_dims);
+    uint8_t *out = ctx->outputs[0].data;
+    const uint8_t *in = x->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rest = i, src = 0;
+        bool inside = true;
+        for (int32_t d = x->rank - 1; d >= 0; d--) {
+            int64_t coord = rest % out_dims[d] + offset[d];
+            rest /= out_dims[d];
+            if (coord < 0 || coord >= x->dims[d])
+                inside = false;
+            src += coord * in_strides[d];
+        }
+        if (inside)
+            memcpy(out + (size_t)i * elem, in + (size_t)src * elem, elem);
+        else
+            memset(out + (size_t)i * elem, 0, elem);
     }
     return D2_OK;
 }

@@ -516,6 +516,7 @@ static const struct onnx_op_entry op_table[] = {
     MOREOPS("RMSNormalization", rms_norm, RMS_NORM, 23),
     MOREOPS("MeanVarianceNormalization", mvn, MEAN_VARIANCE_NORM, 9),
     MOREOPS("LpNormalization", lp_norm, LP_NORM, 1), MOREOPS("GridSample", grid_sample, GRID_SAMPLE, 16),
+    MOREOPS("CenterCropPad", center_crop_pad, CENTER_CROP_PAD, 18),
     /* Constants and control flow. */
     LOWER("Constant", constant, IDENTITY, 1), LOWER("If", if, IF, 1), LOWER("Loop", loop, LOOP, 1),
 };

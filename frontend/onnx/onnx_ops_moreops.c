@@ -185,3 +185,11 @@ enum d2_status onnx_moreops_grid_sample(struct onnx_node_ctx *ctx)
         return onnx_node_error(ctx, D2_ERR_UNSUPPORTED, "padding_mode='%s' is not supported", padding);
     return onnx_attr_int(ctx, "align_corners", 0, &a->align_corners);
 }
+
+enum d2_status onnx_moreops_center_crop_pad(struct onnx_node_ctx *ctx)
+{
+    struct d2_attrs_center_crop_pad *a = emit(ctx, 1);
+    if (!a)
+        return fail(ctx);
+    return onnx_attr_to_ints(ctx, "axes", &a->axes);
+}

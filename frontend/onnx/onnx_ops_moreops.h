@@ -8,7 +8,7 @@
 
 #define ONNX_MOREOPS_CONVERTERS(X) \
     X(celu) X(thresholded_relu) X(shrink) X(swish) X(bit_shift) X(cum_prod) X(layer_norm) \
-    X(group_norm) X(rms_norm) X(mvn) X(lp_norm) X(grid_sample)
+    X(group_norm) X(rms_norm) X(mvn) X(lp_norm) X(grid_sample) X(center_crop_pad)
 #define X(name) enum d2_status onnx_moreops_##name(struct onnx_node_ctx *ctx);
 ONNX_MOREOPS_CONVERTERS(X)
 #undef X

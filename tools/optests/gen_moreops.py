@@ -1,6 +1,6 @@
 """tools/optests/gen_moreops.py: op tests for the "more ops" family (ops.def section
 "more ops": extra unary math and activations, bitwise ops, cum_prod, normalizations,
-grid_sample).
+grid_sample, center_crop_pad).
 
 Run from anywhere:  /work/venv/bin/python tools/optests/gen_moreops.py
 Writes tests/ops/<op>/<case>/ through common.write_case.
@@ -509,6 +509,41 @@ def gen_grid_sample():
     case("grid_sample", "empty_grid", [x, ge], [np.zeros((2, 3, 0, 3), np.float32)])
 
 
+# ---- center_crop_pad ----------------------------------------------------------------
+
+def center_crop_pad_ref(x, shape, axes):
+    """Crop with numpy slicing, then pad with np.pad; the begin side gets floor(diff/2)."""
+    axes = [a % x.ndim for a in axes]
+    crop = [slice(None)] * x.ndim
+    pads = [(0, 0)] * x.ndim
+    for a, want in zip(axes, shape):
+        have = x.shape[a]
+        if want < have:
+            begin = (have - want) // 2
+            crop[a] = slice(begin, begin + want)
+        elif want > have:
+            begin = (want - have) // 2
+            pads[a] = (begin, want - have - begin)
+    return np.pad(x[tuple(crop)], pads)
+
+
+def gen_center_crop_pad():
+    x = uniform((7, 6, 3), -2, 2)
+    for name, shape, axes in (("crop_all", [4, 3, 3], None), ("pad_all", [10, 9, 5], None),
+                              ("crop_and_pad", [5, 9, 3], None), ("axes_hw", [3, 8], [0, 1]),
+                              ("negative_axes", [8, 2], [-3, -2]), ("to_zero", [0, 6], [0, 1])):
+        attrs = {"axes": axes} if axes else None
+        sh = np.array(shape, np.int64)
+        exp = center_crop_pad_ref(x, shape, axes if axes else range(x.ndim))
+        case("center_crop_pad", name, [x, sh], [exp], attrs)
+    case("center_crop_pad", "const_shape", [x, Const(np.array([5, 5], np.int64))],
+         [center_crop_pad_ref(x, [5, 5], [1, 2])], {"axes": [1, 2]})
+    xi = np.arange(24, dtype=np.int32).reshape(4, 6)
+    case("center_crop_pad", "i32_odd_diffs", [xi, np.array([1, 9], np.int64)], [center_crop_pad_ref(xi, [1, 9], [0, 1])])
+    xb = RNG.integers(0, 1, size=(3, 3), endpoint=True).astype(bool)
+    case("center_crop_pad", "bool", [xb, np.array([5, 2], np.int64)], [center_crop_pad_ref(xb, [5, 2], [0, 1])])
+
+
 def main():
     gen_unary()
     gen_bitwise()
@@ -519,6 +554,7 @@ def main():
     gen_mean_variance_norm()
     gen_lp_norm()
     gen_grid_sample()
+    gen_center_crop_pad()
 
 
 if __name__ == "__main__":
