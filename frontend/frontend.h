@@ -9,7 +9,7 @@ enum d2_model_format {
     D2_FORMAT_ONNX,         /* ModelProto */
     D2_FORMAT_D2RT_IR,      /* model.ir artifact */
     D2_FORMAT_IR_TEXT,      /* IR text form */
-    D2_FORMAT_CAFFE2,       /* NetDef (later) */
+    D2_FORMAT_CAFFE2,       /* NetDef */
     D2_FORMAT_TORCHSCRIPT,  /* zip archive (later) */
 };
 
@@ -24,6 +24,16 @@ struct d2_graph *d2_onnx_import_file(const char *path, const struct d2_allocator
  * not NULL, receives the tensor's name (allocated with alloc, may be ""). */
 enum d2_status d2_onnx_parse_tensor(const void *data, size_t size, const struct d2_allocator *alloc,
                                     struct d2_tensor *out, char **name_out, struct d2_error *err);
+
+/* Import a Caffe2 model: predict_net plus (optionally, NULL/0) init_net, whose fill
+ * operators become constants (frontend/caffe2/caffe2_import.c). Errors name the
+ * operator (index, name, type) and the reason. The graph's metadata gets
+ * "source_format" = "caffe2" and the predict net's arguments (size_divisibility,
+ * device, meta_architecture, ...). */
+struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_size, const void *init,
+                                          size_t init_size, const struct d2_allocator *alloc, struct d2_error *err);
+struct d2_graph *d2_caffe2_import_files(const char *predict_path, const char *init_path,
+                                        const struct d2_allocator *alloc, struct d2_error *err);
 
 /* Which format the bytes hold, from content only (frontend/detect.c). */
 enum d2_model_format d2_detect_format(const void *data, size_t size);
