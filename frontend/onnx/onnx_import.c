@@ -130,12 +130,14 @@ static enum d2_status convert_node(struct onnx_scope *scope, const Onnx__NodePro
     ctx.main_node = -1;
     if (!np->op_type || !*np->op_type)
         return onnx_node_error(&ctx, D2_ERR_PARSE, "node has no op_type");
-    if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
+    /* Caffe2 operators in ONNX (detectron2 caffe2_tracing): frontend/onnx/onnx_caffe2.c. */
+    bool caffe2 = np->domain && strcmp(np->domain, ONNX_CAFFE2_DOMAIN) == 0;
+    if (!caffe2 && np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
         return onnx_node_error(&ctx, D2_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only ai.onnx)",
                                np->domain);
     if (imp->opset <= 0)
         return onnx_node_error(&ctx, D2_ERR_PARSE, "the model imports no opset of the ai.onnx domain");
-    entry = onnx_find_op(np->op_type);
+    entry = caffe2 ? &onnx_caffe2_entry : onnx_find_op(np->op_type);
     if (!entry)
         return onnx_node_error(&ctx, D2_ERR_UNSUPPORTED, "op is not supported by d2rt");
     ctx.entry = entry;

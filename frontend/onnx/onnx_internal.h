@@ -136,6 +136,12 @@ enum d2_status onnx_infer(struct onnx_node_ctx *ctx, int32_t node);
 ONNX_CONVERTERS(X)
 #undef X
 
+/* ---- Caffe2 operators in ONNX (onnx_caffe2.c) ---- */
+#define ONNX_CAFFE2_DOMAIN "org.pytorch._caffe2"
+/* Converts any node of ONNX_CAFFE2_DOMAIN through frontend/caffe2/caffe2_ops.h. */
+enum d2_status onnx_convert_caffe2(struct onnx_node_ctx *ctx);
+extern const struct onnx_op_entry onnx_caffe2_entry;
+
 /* ---- tensors (onnx_tensor.c) ---- */
 /* ONNX DataType number -> d2 dtype; false (with the type's name in *name) when d2rt
  * has no such dtype. */
