@@ -332,12 +332,12 @@ enum d2_status ts_archive_source(struct ts_archive *a, const char *qualified_nam
     if (n + 10 >= sizeof name || strncmp(qualified_name, "__torch__", 9) != 0 ||
         (qualified_name[9] != '\0' && qualified_name[9] != '.'))
         return d2_errorf(err, D2_ERR_INVALID_ARG, "torchscript: '%.200s' is not a __torch__ name", qualified_name);
-    /* code/<a/b/c>.py for the longest dotted prefix that exists. */
+    /* The name is a module (code/<a/b/c>.py) or a class in one (code/<a/b>.py). */
     memcpy(name, "code/", 5);
     for (size_t i = 0; i <= n; i++)
         name[5 + i] = qualified_name[i] == '.' ? '/' : qualified_name[i];
     size_t end = 5 + n;
-    for (;;) {
+    for (int attempt = 0; attempt < 2; attempt++) {
         memcpy(name + end, ".py", 4);
         int64_t i = ts_archive_find(a, name, false);
         if (i >= 0) {
@@ -347,9 +347,10 @@ enum d2_status ts_archive_source(struct ts_archive *a, const char *qualified_nam
         }
         while (end > 5 && name[end - 1] != '/')
             end--;
-        if (end <= 5 + 9) /* "code/__torch__" is the last candidate */
-            break;
-        end--;
+        if (end <= 5 + 10) /* "code/__torch__/": no shorter module than __torch__ */
+            end = 5 + 9;
+        else
+            end--;
     }
     return d2_errorf(err, D2_ERR_PARSE, "torchscript: no source for '%.200s' under %scode/", qualified_name,
                      a->prefix);

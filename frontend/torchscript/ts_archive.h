@@ -261,8 +261,9 @@ enum d2_status ts_archive_constants(struct ts_archive *archive, const struct ts_
 /* Source text (NUL-terminated) of the Python module holding a qualified class name
  * or module name: "__torch__.detectron2.layers.wrappers.Conv2d" and
  * "__torch__.detectron2.layers.wrappers" both find code/__torch__/detectron2/layers/
- * wrappers.py (the longest module path that exists wins). *file_name, if not NULL,
- * gets the entry name. */
+ * wrappers.py (the name as a module first, then without its last component);
+ * "__torch__.Tiny" finds code/__torch__.py. *file_name, if not NULL, gets the entry
+ * name. D2_ERR_PARSE when neither file exists. */
 enum d2_status ts_archive_source(struct ts_archive *archive, const char *qualified_name,
                                  const char **text, size_t *len, const char **file_name,
                                  struct d2_error *err);
