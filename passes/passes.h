@@ -18,6 +18,9 @@ typedef enum d2_status (*d2_pass_fn)(struct d2_graph *g, struct d2_error *err);
 struct d2_pass {
     const char *name; /* "dce"; what dump_after, only and golden tests name */
     d2_pass_fn run;
+    /* An opt-in pass changes what the model computes, so it runs only when an
+     * option asks for it (see d2_pass_options) or `only` names it. */
+    bool opt_in;
 };
 
 struct d2_pass_options {
@@ -28,6 +31,9 @@ struct d2_pass_options {
     void (*dump)(void *user, const char *pass, const char *ir_text);
     void *dump_user;
     bool verify; /* verify after every pass (always on with D2_DEBUG_VERIFY) */
+    /* Opt-in: run roialign_aligned (restore detectron2's aligned RoIAlign in ONNX
+     * exports below opset 16; `d2rt compile --roialign-aligned`). */
+    bool roialign_aligned;
 };
 
 /* The pipeline's passes in order; *count receives their number. */
@@ -47,5 +53,20 @@ enum d2_status d2_pass_infer_shapes(struct d2_graph *g, struct d2_error *err);
  * graph output, then constants and values nothing uses; graph inputs stay. Regions
  * are cleaned too. Value ids are renumbered densely, in their old order. */
 enum d2_status d2_pass_dce(struct d2_graph *g, struct d2_error *err);
+
+/* ---- detection lowering: dialect patterns onto the shared detection ops ---- */
+/* ONNX roi_align (avg mode) -> box_roi_align, aligned = (half_pixel)
+ * (passes/lower_roi_align.c). */
+enum d2_status d2_pass_lower_roi_align(struct d2_graph *g, struct d2_error *err);
+/* torchvision's exported NonMaxSuppression pattern -> box_nms, and its batched-NMS
+ * coordinate trick -> box_batched_nms (passes/lower_nms.c). */
+enum d2_status d2_pass_lower_nms(struct d2_graph *g, struct d2_error *err);
+/* Opt-in: legacy RoIAlign of an ONNX export below opset 16 -> aligned (half-pixel)
+ * RoIAlign, as detectron2 trained it (passes/roialign_aligned.c). */
+enum d2_status d2_pass_roialign_aligned(struct d2_graph *g, struct d2_error *err);
+/* Does g look like a PyTorch ONNX export below opset 16 whose RoIAlign lost
+ * aligned=True (metadata source_format onnx, opset < 16, producer_name pytorch, and a
+ * legacy RoIAlign node)? Then roialign_aligned is most likely wanted. */
+bool d2_graph_has_legacy_onnx_roialign(const struct d2_graph *g);
 
 #endif

@@ -4,7 +4,8 @@
  * if verification is on (options->verify, or a D2_DEBUG_VERIFY=1 build), the graph
  * must pass d2_verify_graph, else the run fails with D2_ERR_INTERNAL naming the
  * pass. If a dump callback is set and dump_after names the pass (or is "all"), it
- * receives the IR text after the pass. */
+ * receives the IR text after the pass. Opt-in passes (struct d2_pass .opt_in) run only
+ * when their option is set or `only` names them. */
 #include "passes.h"
 
 #include <string.h>
@@ -15,8 +16,11 @@
 
 /* The pipeline, in order. Add a pass here and declare it in passes.h. */
 static const struct d2_pass pipeline[] = {
-    { "infer_shapes", d2_pass_infer_shapes },
-    { "dce", d2_pass_dce },
+    { "infer_shapes", d2_pass_infer_shapes, false },
+    { "lower_roi_align", d2_pass_lower_roi_align, false },
+    { "lower_nms", d2_pass_lower_nms, false },
+    { "roialign_aligned", d2_pass_roialign_aligned, true },
+    { "dce", d2_pass_dce, false },
 };
 
 #define PIPELINE_LENGTH (sizeof pipeline / sizeof pipeline[0])
@@ -84,9 +88,15 @@ static enum d2_status check_only_list(const char *list, struct d2_error *err)
     return D2_OK;
 }
 
+/* Does an option switch the opt-in pass on? */
+static bool opted_in(const struct d2_pass *pass, const struct d2_pass_options *options)
+{
+    return strcmp(pass->name, "roialign_aligned") == 0 && options->roialign_aligned;
+}
+
 enum d2_status d2_run_passes(struct d2_graph *g, const struct d2_pass_options *options, struct d2_error *err)
 {
-    static const struct d2_pass_options defaults = { NULL, NULL, NULL, NULL, false };
+    static const struct d2_pass_options defaults = { NULL, NULL, NULL, NULL, false, false };
     enum d2_status st;
     bool verify;
     if (!options)
@@ -97,6 +107,8 @@ enum d2_status d2_run_passes(struct d2_graph *g, const struct d2_pass_options *o
     for (size_t i = 0; i < PIPELINE_LENGTH; i++) {
         const struct d2_pass *pass = &pipeline[i];
         if (options->only && !list_contains(options->only, pass->name))
+            continue;
+        if (pass->opt_in && !options->only && !opted_in(pass, options))
             continue;
         st = pass->run(g, err);
         if (st != D2_OK) {
