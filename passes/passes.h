@@ -69,4 +69,18 @@ enum d2_status d2_pass_roialign_aligned(struct d2_graph *g, struct d2_error *err
  * legacy RoIAlign node)? Then roialign_aligned is most likely wanted. */
 bool d2_graph_has_legacy_onnx_roialign(const struct d2_graph *g);
 
+/* ---- optimization (docs/PASSES.md) ----------------------------------------- */
+/* Bind the image inputs' batch/height/width to the sizes requested in the graph's
+ * metadata (passes/specialize_shapes.c); a no-op without a request. */
+enum d2_status d2_pass_specialize_shapes(struct d2_graph *g, struct d2_error *err);
+/* Ask specialize_shapes for these sizes (0: leave that dim dynamic); records the
+ * request in g's metadata ("specialize_shapes" = "batch=N,height=H,width=W"). */
+enum d2_status d2_request_shape_specialization(struct d2_graph *g, int64_t batch, int64_t height, int64_t width,
+                                               struct d2_error *err);
+/* Evaluate nodes whose inputs are constants (and shape/size of static types) with
+ * the CPU reference kernels, within a size cap (passes/fold_constants.c). */
+enum d2_status d2_pass_fold_constants(struct d2_graph *g, struct d2_error *err);
+/* Merge equal constants and equal (op, inputs, attributes) nodes (passes/cse.c). */
+enum d2_status d2_pass_cse(struct d2_graph *g, struct d2_error *err);
+
 #endif

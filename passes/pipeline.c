@@ -17,9 +17,12 @@
 /* The pipeline, in order. Add a pass here and declare it in passes.h. */
 static const struct d2_pass pipeline[] = {
     { "infer_shapes", d2_pass_infer_shapes, false },
+    { "specialize_shapes", d2_pass_specialize_shapes, false }, /* no-op unless requested */
     { "lower_roi_align", d2_pass_lower_roi_align, false },
     { "lower_nms", d2_pass_lower_nms, false },
     { "roialign_aligned", d2_pass_roialign_aligned, true },
+    { "fold_constants", d2_pass_fold_constants, false },
+    { "cse", d2_pass_cse, false },
     { "dce", d2_pass_dce, false },
 };
 
