@@ -73,9 +73,16 @@ enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, 
     return D2_OK;
 }
 
+enum d2_status d2_compile_source_with(struct d2_graph *g, const struct d2_compile_options *options,
+                                      struct d2_error *err)
+{
+    struct d2_pass_options pass_options = { .roialign_aligned = options && options->roialign_aligned };
+    return d2_run_passes(g, &pass_options, err);
+}
+
 enum d2_status d2_compile_source(struct d2_graph *g, struct d2_error *err)
 {
-    return d2_run_passes(g, NULL, err);
+    return d2_compile_source_with(g, NULL, err);
 }
 
 /* The directory part of path ("." when none), for ONNX external data. */
@@ -101,6 +108,50 @@ static char *dir_of(const char *path, const struct d2_allocator *alloc)
 struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator *alloc,
                                     enum d2_model_format *format_out, struct d2_error *err)
 {
+    return d2_load_model_file_with(path, alloc, NULL, format_out, err);
+}
+
+/* The init net of a Caffe2 predict net: `explicit_path` when given, else the first
+ * existing file among model_init.pb, init_net.pb and <stem>_init.pb in the predict
+ * net's directory. Returns an allocated path or NULL. */
+static char *caffe2_init_path(const char *predict_path, const char *explicit_path,
+                              const struct d2_allocator *alloc)
+{
+    static const char *const sibling_names[] = { "model_init.pb", "init_net.pb" };
+    const char *slash = strrchr(predict_path, '/');
+    size_t dir_len = slash ? (size_t)(slash - predict_path) + 1 : 0;
+    const char *base = predict_path + dir_len;
+    const char *dot = strrchr(base, '.');
+    size_t stem_len = dot ? (size_t)(dot - base) : strlen(base);
+    size_t cap = strlen(predict_path) + 32;
+    char *candidate;
+    FILE *f;
+    if (explicit_path)
+        return d2_strdup(alloc, explicit_path);
+    candidate = d2_alloc(alloc, cap);
+    if (!candidate)
+        return NULL;
+    for (size_t i = 0; i < 3; i++) {
+        if (i < 2)
+            snprintf(candidate, cap, "%.*s%s", (int)dir_len, predict_path, sibling_names[i]);
+        else
+            snprintf(candidate, cap, "%.*s%.*s_init.pb", (int)dir_len, predict_path, (int)stem_len, base);
+        if (strcmp(candidate, predict_path) == 0)
+            continue;
+        f = fopen(candidate, "rb");
+        if (f) {
+            fclose(f);
+            return candidate;
+        }
+    }
+    d2_free(alloc, candidate);
+    return NULL;
+}
+
+struct d2_graph *d2_load_model_file_with(const char *path, const struct d2_allocator *alloc,
+                                         const struct d2_compile_options *options,
+                                         enum d2_model_format *format_out, struct d2_error *err)
+{
     void *data = NULL;
     size_t size = 0;
     struct d2_graph *g = NULL;
@@ -118,6 +169,13 @@ struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator 
         *format_out = format;
     switch (format) {
     case D2_FORMAT_D2RT_IR:
+        if (options && options->roialign_aligned) {
+            /* Its passes ran when it was compiled; refuse rather than ignore the option. */
+            d2_errorf(err, D2_ERR_INVALID_ARG,
+                      "already compiled; the roialign_aligned option applies when compiling a source model "
+                      "(ONNX), not to a model.ir");
+            break;
+        }
         /* Load again through mmap so the constants borrow the mapping. */
         d2_free(alloc, data);
         data = NULL;
@@ -125,7 +183,7 @@ struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator 
         break;
     case D2_FORMAT_IR_TEXT:
         g = d2_parse_graph(data, size, alloc, err);
-        if (g && d2_compile_source(g, err) != D2_OK) {
+        if (g && d2_compile_source_with(g, options, err) != D2_OK) {
             d2_graph_free(g);
             g = NULL;
         }
@@ -138,12 +196,29 @@ struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator 
         }
         g = d2_onnx_import_buffer(data, size, dir, alloc, err);
         d2_free(alloc, dir);
-        if (g && d2_compile_source(g, err) != D2_OK) {
+        if (g && d2_compile_source_with(g, options, err) != D2_OK) {
             d2_graph_free(g);
             g = NULL;
         }
         break;
-    case D2_FORMAT_CAFFE2:
+    case D2_FORMAT_CAFFE2: {
+        /* A NetDef's weights live in a second file: --init FILE, or beside the predict
+         * net under detectron2's / Caffe2's usual names. */
+        char *init = caffe2_init_path(path, options ? options->caffe2_init_path : NULL, alloc);
+        if (!init) {
+            d2_errorf(err, D2_ERR_IO,
+                      "no init net found beside '%s' (looked for model_init.pb, init_net.pb, "
+                      "<name>_init.pb); pass it with --init FILE", path);
+            break;
+        }
+        g = d2_caffe2_import_files(path, init, alloc, err);
+        d2_free(alloc, init);
+        if (g && d2_compile_source_with(g, options, err) != D2_OK) {
+            d2_graph_free(g);
+            g = NULL;
+        }
+        break;
+    }
     case D2_FORMAT_TORCHSCRIPT:
         d2_errorf(err, D2_ERR_UNSUPPORTED, "'%s' is a %s model, which d2rt cannot import yet", path,
                   d2_model_format_name(format));

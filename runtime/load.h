@@ -24,12 +24,30 @@ const char *d2_model_format_name(enum d2_model_format format);
 enum d2_status d2_read_file(const char *path, const struct d2_allocator *alloc, void **data_out,
                             size_t *size_out, struct d2_error *err);
 
+/* How to compile a source model; zero-initialized means the default pipeline. */
+struct d2_compile_options {
+    /* Run the opt-in roialign_aligned pass (passes/roialign_aligned.c): ONNX exports
+     * below opset 16 get detectron2's aligned RoIAlign back. */
+    bool roialign_aligned;
+    /* Caffe2 NetDef: the init net (weights) file; NULL looks beside the predict net. */
+    const char *caffe2_init_path;
+};
+
 /* Run the compile pipeline on a freshly imported or parsed graph. */
 enum d2_status d2_compile_source(struct d2_graph *g, struct d2_error *err);
+/* The same with options (NULL: defaults). */
+enum d2_status d2_compile_source_with(struct d2_graph *g, const struct d2_compile_options *options,
+                                      struct d2_error *err);
 
 /* Load any supported model file. *format_out (may be NULL) receives the detected format.
  * Errors say what the file was taken for and why it failed. */
 struct d2_graph *d2_load_model_file(const char *path, const struct d2_allocator *alloc,
                                     enum d2_model_format *format_out, struct d2_error *err);
+/* The same with compile options for a source model (NULL: defaults). A model.ir is
+ * already compiled: asking for an option that changes compilation is
+ * D2_ERR_INVALID_ARG for it. */
+struct d2_graph *d2_load_model_file_with(const char *path, const struct d2_allocator *alloc,
+                                         const struct d2_compile_options *options,
+                                         enum d2_model_format *format_out, struct d2_error *err);
 
 #endif
