@@ -5,10 +5,12 @@
  *     (2e-2 px), scores, classes and masks (<= 1% of the true pixels may differ; the masks are
  *     stored as pycocotools RLE strings, decoded here by a decoder written for this test);
  *   - mask RLE strings equal pycocotools' mask.encode for several masks;
- *   - keypoint scaling and empty-box dropping against NumPy (float32);
+ *   - keypoint scaling and empty-box dropping against NumPy (float32), and keypoints decoded
+ *     from heatmaps against the heatmaps_to_keypoints op test's NumPy reference;
  *   - the .npy directory writer, COCO JSON fragments, the table, and the visualization PNG
  *     (read back with d2rt's PNG decoder: right size, boxes drawn);
- *   - shape errors for inconsistent inputs. */
+ *   - shape errors for inconsistent inputs, and the shape functions of paste_masks,
+ *     heatmaps_to_keypoints and upsample (partial shapes, error messages). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,18 +76,17 @@ static uint8_t *decode_rle_string(const char *s, int64_t h, int64_t w)
         } while (c & 0x20);
         if (m > 2)
             x += counts[m - 2];
-        ck_assert(m < sizeof counts / sizeof counts[0]);
+        if (m == sizeof counts / sizeof counts[0])
+            ck_abort_msg("RLE string with too many counts");
         counts[m++] = x;
     }
     uint8_t *mask = calloc((size_t)(h * w), 1);
     int64_t pos = 0;
-    for (size_t i = 0; i < m; i++) {
-        for (int64_t j = 0; j < counts[i]; j++, pos++) {
-            ck_assert(pos < h * w);
+    /* (no ck_assert inside the pixel loop: each one writes Check's location record) */
+    for (size_t i = 0; i < m && pos + counts[i] <= h * w; i++)
+        for (int64_t j = 0; j < counts[i]; j++, pos++)
             if (i % 2)
                 mask[(pos % h) * w + pos / h] = 1; /* column-major position */
-        }
-    }
     ck_assert_int_eq(pos, h * w);
     return mask;
 }
@@ -266,6 +267,33 @@ START_TEST(keypoints_scaled_and_empty_boxes_dropped)
 }
 END_TEST
 
+/* Keypoints decoded from heatmaps inside detector_postprocess equal the NumPy reference of the
+ * heatmaps_to_keypoints op test (scale 1: output size = input size). */
+START_TEST(keypoints_from_heatmaps)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_tensor maps, boxes, want;
+    ck_assert(d2_npy_read_file("tests/ops/heatmaps_to_keypoints/basic/in0.npy", A, &maps, &err) == D2_OK);
+    ck_assert(d2_npy_read_file("tests/ops/heatmaps_to_keypoints/basic/in1.npy", A, &boxes, &err) == D2_OK);
+    ck_assert(d2_npy_read_file("tests/ops/heatmaps_to_keypoints/basic/out0.npy", A, &want, &err) == D2_OK);
+    int64_t n = boxes.dims[0];
+    struct d2_tensor scores, classes;
+    ck_assert(d2_tensor_alloc(&scores, A, D2_DTYPE_F32, 1, &n, &err) == D2_OK);
+    ck_assert(d2_tensor_alloc(&classes, A, D2_DTYPE_I64, 1, &n, &err) == D2_OK);
+    struct d2_raw_instances raw = { &boxes, &scores, &classes, NULL, NULL, &maps, 70, 50 };
+    struct d2_instances inst;
+    ck_assert_msg(d2_detector_postprocess(&raw, 70, 50, 0.5, A, &inst, &err) == D2_OK, "%s", err.message);
+    ck_assert_int_eq(inst.count, n);
+    ck_assert_int_eq(inst.keypoints.dims[1], want.dims[1]);
+    for (int64_t i = 0; i < d2_tensor_numel(&want); i++)
+        ck_assert_float_eq_tol(((float *)inst.keypoints.data)[i], ((float *)want.data)[i], 1e-5);
+    d2_instances_release(&inst, A);
+    struct d2_tensor *all[] = { &maps, &boxes, &want, &scores, &classes };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        d2_tensor_release(all[i], A);
+}
+END_TEST
+
 START_TEST(coco_json_segmentation_and_numbers)
 {
     struct d2_error err = { D2_OK, "" };
@@ -341,6 +369,64 @@ START_TEST(rejects_inconsistent_inputs)
 }
 END_TEST
 
+/* Shape functions of the post-processing ops: partial shapes and precise errors. */
+static enum d2_status infer_text(const char *text, struct d2_graph **out, struct d2_error *err)
+{
+    struct d2_graph *g = d2_parse_graph(text, strlen(text), A, err);
+    ck_assert_msg(g != NULL, "%s", err->message);
+    enum d2_status st = d2_infer_graph(g, err);
+    *out = g;
+    return st;
+}
+
+START_TEST(postproc_shape_functions)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_graph *g;
+    /* size input unknown until run time: H and W unknown, n known */
+    ck_assert(infer_text("graph main(%m: f32[5,1,28,28], %b: f32[5,4], %s: i64[2]) {\n"
+                         "  %y = paste_masks(%m, %b, %s)\n  return %y\n}\n", &g, &err) == D2_OK);
+    const struct d2_type *t = &g->values[g->outputs[0]].type;
+    ck_assert(t->dtype == D2_DTYPE_BOOL && t->rank == 3 && t->dims[0] == 5 && t->dims[1] == D2_DIM_UNKNOWN);
+    d2_graph_free(g);
+    ck_assert(infer_text("graph main(%m: f32[5,28,28], %b: f32[5,4]) {\n"
+                         "  %y = paste_masks(%m, %b) {height=7, width=9, threshold=-1.0}\n  return %y\n}\n", &g,
+                         &err) == D2_OK);
+    t = &g->values[g->outputs[0]].type;
+    ck_assert(t->dtype == D2_DTYPE_U8 && t->dims[1] == 7 && t->dims[2] == 9);
+    d2_graph_free(g);
+    ck_assert(infer_text("graph main(%m: f32[5,2,28,28], %b: f32[5,4]) {\n"
+                         "  %y = paste_masks(%m, %b) {height=7, width=9}\n  return %y\n}\n", &g, &err) != D2_OK);
+    ck_assert_msg(strstr(err.message, "c = 1") != NULL, "%s", err.message);
+    d2_graph_free(g);
+    d2_error_clear(&err);
+    ck_assert(infer_text("graph main(%m: f32[5,28,28], %b: f32[4,4]) {\n"
+                         "  %y = paste_masks(%m, %b) {height=7, width=9}\n  return %y\n}\n", &g, &err) != D2_OK);
+    ck_assert_msg(strstr(err.message, "4 boxes for 5 maps") != NULL, "%s", err.message);
+    d2_graph_free(g);
+    d2_error_clear(&err);
+    ck_assert(infer_text("graph main(%h: f32[3,17,56,56], %b: f32[3,4]) {\n"
+                         "  %y = heatmaps_to_keypoints(%h, %b)\n  return %y\n}\n", &g, &err) == D2_OK);
+    t = &g->values[g->outputs[0]].type;
+    ck_assert(t->rank == 3 && t->dims[0] == 3 && t->dims[1] == 17 && t->dims[2] == 3);
+    d2_graph_free(g);
+    ck_assert(infer_text("graph main(%x: f32[1,2,5,7]) {\n"
+                         "  %y = upsample(%x) {mode=linear, scales=[2.5, 1.5]}\n  return %y\n}\n", &g, &err) == D2_OK);
+    t = &g->values[g->outputs[0]].type;
+    ck_assert(t->dims[2] == 12 && t->dims[3] == 10);
+    d2_graph_free(g);
+    ck_assert(infer_text("graph main(%x: f32[1,2,5,7]) {\n"
+                         "  %y = upsample(%x) {mode=cubic}\n  return %y\n}\n", &g, &err) != D2_OK);
+    ck_assert_msg(strstr(err.message, "neither a sizes input nor scales") != NULL, "%s", err.message);
+    d2_graph_free(g);
+    d2_error_clear(&err);
+    ck_assert(infer_text("graph main(%x: i64[1,2,5,7], %s: i64[2]) {\n"
+                         "  %y = upsample(%x, %s) {mode=linear}\n  return %y\n}\n", &g, &err) != D2_OK);
+    ck_assert_msg(strstr(err.message, "need a float X") != NULL, "%s", err.message);
+    d2_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     A = d2_allocator_default();
@@ -350,8 +436,10 @@ int main(void)
     tcase_add_test(tc, mask_rcnn_eager_matches_default_predictor);
     tcase_add_test(tc, rle_strings_match_pycocotools);
     tcase_add_test(tc, keypoints_scaled_and_empty_boxes_dropped);
+    tcase_add_test(tc, keypoints_from_heatmaps);
     tcase_add_test(tc, coco_json_segmentation_and_numbers);
     tcase_add_test(tc, rejects_inconsistent_inputs);
+    tcase_add_test(tc, postproc_shape_functions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
