@@ -348,8 +348,8 @@ char *d2_instances_format_table(const struct d2_instances *inst, const char *con
 {
     struct d2_strbuf b;
     d2_strbuf_init(&b, alloc);
-    d2_strbuf_printf(&b, "%lld instances in a %lld x %lld image\n", (long long)inst->count,
-                     (long long)inst->image_width, (long long)inst->image_height);
+    d2_strbuf_printf(&b, "%lld instances, image %lld x %lld (H x W)\n", (long long)inst->count,
+                     (long long)inst->image_height, (long long)inst->image_width);
     if (inst->count > 0)
         d2_strbuf_printf(&b, "%4s  %-16s %7s  %8s %8s %8s %8s\n", "#", "class", "score", "x0", "y0", "x1", "y1");
     for (int64_t i = 0; i < inst->count; i++) {
