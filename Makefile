@@ -14,6 +14,10 @@ endif
 ifeq ($(DEBUG),1)
 BUILD   := build-debug
 endif
+ifeq ($(FUZZ),1)
+BUILD   := build-fuzz
+CC      := clang
+endif
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
            -Wundef -Wpointer-arith -Wno-unused-parameter
@@ -27,6 +31,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(DEBUG),1)
 CFLAGS  += -DD2_DEBUG_VERIFY=1
+endif
+ifeq ($(FUZZ),1)
+# Library instrumented for libFuzzer; each tests/fuzz/<name>.c links into build-fuzz/<name>.
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
 
 # ---- sources: every .c under these directories is part of the library ------
@@ -88,6 +96,12 @@ $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Per-ISA kernel tables (backends/cpu/fast.h): each is built for its own instruction
+# set and chosen at run time by cpuid (or D2RT_CPU).
+$(BUILD)/obj/backends/cpu/kernels_generic.o: CFLAGS += -O3
+$(BUILD)/obj/backends/cpu/kernels_avx2.o: CFLAGS += -O3 -mavx2 -mfma
+$(BUILD)/obj/backends/cpu/kernels_avx512.o: CFLAGS += -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma
+
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) -O2 -I. -Iinclude -c -o $@ $<
@@ -100,6 +114,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libd2rt.a
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libd2rt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB_LINK) $(LDLIBS)
+
+# Fuzz targets (clang + libFuzzer): `make fuzz` builds build-fuzz/fuzz_<name>;
+# run one with e.g. `build-fuzz/fuzz_onnx -max_total_time=60 CORPUS_DIR`.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRCS))
+.PHONY: fuzz
+fuzz:
+	$(MAKE) FUZZ=1 $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libd2rt.a
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(LIB_LINK) $(LDLIBS)
 
 .PHONY: deps-check
 deps-check:

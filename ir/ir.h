@@ -56,7 +56,8 @@ struct d2_error {
 
 enum d2_status d2_errorf(struct d2_error *err, enum d2_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-enum d2_status d2_verrorf(struct d2_error *err, enum d2_status code, const char *fmt, va_list ap);
+enum d2_status d2_verrorf(struct d2_error *err, enum d2_status code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prefix context to an existing message ("node 'conv1': " + msg). */
 void d2_error_prefix(struct d2_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void d2_error_clear(struct d2_error *err);
