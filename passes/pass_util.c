@@ -32,6 +32,44 @@ d2_value_id d2_pass_replace_by_constant(struct d2_graph *g, d2_value_id v, struc
     return c;
 }
 
+uint32_t *d2_pass_count_live_uses(const struct d2_graph *g, bool **dead_out, struct d2_error *err)
+{
+    uint32_t *uses = d2_calloc(g->alloc, g->num_values + 1, sizeof *uses);
+    bool *live_value = d2_calloc(g->alloc, g->num_values + 1, sizeof *live_value);
+    bool *dead = d2_calloc(g->alloc, g->num_nodes + 1, sizeof *dead);
+    if (!uses || !live_value || !dead) {
+        d2_free(g->alloc, uses);
+        d2_free(g->alloc, live_value);
+        d2_free(g->alloc, dead);
+        d2_errorf(err, D2_ERR_NOMEM, "out of memory counting value uses");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < g->num_outputs; i++)
+        if (g->outputs[i] < g->num_values) {
+            live_value[g->outputs[i]] = true;
+            uses[g->outputs[i]]++;
+        }
+    /* Reverse topological order: a node's readers are decided before it. */
+    for (uint32_t n = g->num_nodes; n-- > 0;) {
+        const struct d2_node *node = &g->nodes[n];
+        bool live = false;
+        for (uint32_t j = 0; j < node->num_outputs && !live; j++)
+            live = node->outputs[j] < g->num_values && live_value[node->outputs[j]];
+        dead[n] = !live;
+        for (uint32_t i = 0; live && i < node->num_inputs; i++)
+            if (node->inputs[i] < g->num_values) {
+                live_value[node->inputs[i]] = true;
+                uses[node->inputs[i]]++;
+            }
+    }
+    d2_free(g->alloc, live_value);
+    if (dead_out)
+        *dead_out = dead;
+    else
+        d2_free(g->alloc, dead);
+    return uses;
+}
+
 int64_t d2_pass_type_bytes(const struct d2_type *t)
 {
     int64_t numel = d2_type_is_static(t) ? d2_type_numel(t) : -1;

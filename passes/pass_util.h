@@ -28,6 +28,13 @@ d2_value_id d2_pass_replace_by_constant(struct d2_graph *g, d2_value_id v, struc
 enum d2_status d2_pass_evaluate_node(const struct d2_graph *g, uint32_t node, struct d2_tensor *outputs,
                                      struct d2_error *err);
 
+/* Readers per value counting live nodes only (a node is live when one of its outputs
+ * reaches a graph output; the unread leftovers of earlier passes are not), graph
+ * outputs included. Returns the counts (num_values entries) and, in *dead_out when
+ * not NULL, a per-node flag (num_nodes entries) of the dead nodes; both d2_calloc'd
+ * with g->alloc. NULL when out of memory (err set). */
+uint32_t *d2_pass_count_live_uses(const struct d2_graph *g, bool **dead_out, struct d2_error *err);
+
 /* Bytes of a static type (numel * dtype size), or -1 when not static or too large. */
 int64_t d2_pass_type_bytes(const struct d2_type *t);
 

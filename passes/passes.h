@@ -82,5 +82,10 @@ enum d2_status d2_request_shape_specialization(struct d2_graph *g, int64_t batch
 enum d2_status d2_pass_fold_constants(struct d2_graph *g, struct d2_error *err);
 /* Merge equal constants and equal (op, inputs, attributes) nodes (passes/cse.c). */
 enum d2_status d2_pass_cse(struct d2_graph *g, struct d2_error *err);
+/* Fold batch_norm, and mul/add by per-channel constants, that follow a conv with
+ * constant weights into its W and B (passes/fold_batch_norm.c). */
+enum d2_status d2_pass_fold_batch_norm(struct d2_graph *g, struct d2_error *err);
+/* conv + relu, conv + add(residual) (+ relu) -> fused_conv (passes/fuse_conv.c). */
+enum d2_status d2_pass_fuse_conv(struct d2_graph *g, struct d2_error *err);
 
 #endif

@@ -14,10 +14,12 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/backend.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 
@@ -198,6 +200,153 @@ START_TEST(verification_failure_names_the_pass)
 }
 END_TEST
 
+
+/* ---- specialize_shapes: requests and errors ---- */
+
+static struct d2_graph *parse_text(const char *text)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_graph *g = d2_parse_graph(text, strlen(text), NULL, &err);
+    ck_assert_msg(g != NULL, "%s", err.message);
+    return g;
+}
+
+START_TEST(specialize_request_and_errors)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_pass_options options = { "infer_shapes,specialize_shapes", NULL, NULL, NULL, true, false };
+    struct d2_graph *g = parse_text("graph main(%x: f32[?b,3,?h,?w]) {\n  return %x\n}\n");
+    ck_assert_int_eq(d2_request_shape_specialization(g, 2, 0, 7, &err), D2_OK);
+    ck_assert_str_eq(d2_graph_get_metadata(g, "specialize_shapes"), "batch=2,width=7");
+    ck_assert_int_eq(d2_run_passes(g, &options, &err), D2_OK);
+    ck_assert_int_eq(g->values[g->inputs[0]].type.dims[0], 2);
+    ck_assert_int_eq(g->values[g->inputs[0]].type.dims[2], -1); /* height stays dynamic */
+    ck_assert_int_eq(g->values[g->inputs[0]].type.dims[3], 7);
+    ck_assert_int_eq(d2_request_shape_specialization(g, -1, 0, 0, &err), D2_ERR_INVALID_ARG);
+    d2_graph_free(g);
+
+    /* A known dim that differs from the request. */
+    g = parse_text("graph main(%x: f32[3,375,320]) {\n  return %x\n}\n");
+    d2_error_clear(&err);
+    ck_assert_int_eq(d2_request_shape_specialization(g, 0, 800, 0, &err), D2_OK);
+    ck_assert_int_eq(d2_run_passes(g, &options, &err), D2_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "input 'x': the height is 375, cannot specialize it to 800"), "%s",
+                  err.message);
+    d2_graph_free(g);
+
+    /* No image input, and a malformed request. */
+    g = parse_text("meta \"specialize_shapes\" = \"height=8\"\ngraph main(%ids: i64[?n]) {\n  return %ids\n}\n");
+    d2_error_clear(&err);
+    ck_assert_int_eq(d2_run_passes(g, &options, &err), D2_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "no image input"), "%s", err.message);
+    d2_graph_free(g);
+    g = parse_text("meta \"specialize_shapes\" = \"height=eight\"\ngraph main(%x: f32[1,3,?h,?w]) {\n  return %x\n}\n");
+    d2_error_clear(&err);
+    ck_assert_int_eq(d2_run_passes(g, &options, &err), D2_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "expected batch=N,height=H,width=W"), "%s", err.message);
+    d2_graph_free(g);
+}
+END_TEST
+
+/* ---- the optimizations keep what the graph computes ---- */
+
+/* A small detectron2-like graph: a traced shape chain, conv + FrozenBN (mul, add),
+ * conv + batch_norm + residual + relu, a conv_transpose + batch_norm, duplicate
+ * subexpressions. The whole pipeline must leave the results unchanged (within float
+ * rounding: folding changes the order of roundings). */
+static const char optimizable_graph[] =
+    "graph main(%x: f32[1,2,5,4]) {\n"
+    "  %w1: f32[3,2,3,3] = const [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9, 1, -1.1, 1.2, 0.13, -0.14, 0.15,\n"
+    "    0.16, -0.17, 0.18, 0.19, -0.2, 0.21, 0.22, -0.23, 0.24, 0.25, -0.26, 0.27, 0.28, -0.29, 0.3, 0.31, -0.32,\n"
+    "    0.33, 0.34, -0.35, 0.36, 0.37, -0.38, 0.39, 0.4, -0.41, 0.42, 0.43, -0.44, 0.45, 0.46, -0.47, 0.48, 0.49,\n"
+    "    -0.5, 0.51, 0.52, -0.53, 0.54]\n"
+    "  %scale: f32[1,3,1,1] = const [0.5, 2, -1.5]\n"
+    "  %shift: f32[1,3,1,1] = const [0.25, -0.75, 1]\n"
+    "  %w2: f32[3,3,1,1] = const [1, 0.5, -0.25, 0.75, -1, 0.5, 0.2, 0.3, -0.4]\n"
+    "  %g: f32[3] = const [1.5, 0.5, 2]\n"
+    "  %be: f32[3] = const [0.1, -0.2, 0.3]\n"
+    "  %mu: f32[3] = const [0.05, -0.1, 0.2]\n"
+    "  %var: f32[3] = const [0.9, 1.1, 0.5]\n"
+    "  %wt: f32[3,2,2,2] = const [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, -0.1, -0.2, -0.3, -0.4, -0.5, -0.6,\n"
+    "    -0.7, -0.8, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85]\n"
+    "  %g2: f32[2] = const [0.7, 1.3]\n"
+    "  %be2: f32[2] = const [0.01, -0.02]\n"
+    "  %mu2: f32[2] = const [0.3, -0.3]\n"
+    "  %var2: f32[2] = const [2, 0.25]\n"
+    "  %i0: i64[] = const [0]\n"
+    "  %i1: i64[] = const [1]\n"
+    "  %ax: i64[1] = const [0]\n"
+    "  %m1: i64[1] = const [-1]\n"
+    "  %c1 = conv(%x, %w1) {pads=[1,1,1,1]}\n"
+    "  %f1 = mul(%c1, %scale)\n"
+    "  %f2 = add(%f1, %shift)\n"
+    "  %r1 = relu(%f2)\n"
+    "  %c2 = conv(%r1, %w2)\n"
+    "  %bn = batch_norm(%c2, %g, %be, %mu, %var) {epsilon=0.001}\n"
+    "  %sum = add(%bn, %r1)\n"
+    "  %r2 = relu(%sum)\n"
+    "  %r2b = relu(%sum)\n"
+    "  %both = add(%r2, %r2b)\n"
+    "  %up = conv_transpose(%both, %wt) {strides=[2,2]}\n"
+    "  %bn2 = batch_norm(%up, %g2, %be2, %mu2, %var2)\n"
+    "  %s = shape(%bn2)\n"
+    "  %n = gather(%s, %i0)\n"
+    "  %c = gather(%s, %i1)\n"
+    "  %nu = unsqueeze(%n, %ax)\n"
+    "  %cu = unsqueeze(%c, %ax)\n"
+    "  %target = concat(%nu, %cu, %m1) {axis=0}\n"
+    "  %flat = reshape(%bn2, %target)\n"
+    "  return %flat\n"
+    "}\n";
+
+START_TEST(pipeline_keeps_results)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_graph *g = parse_text(optimizable_graph);
+    struct d2_tensor in, before, after;
+    struct d2_pass_options verify = { NULL, NULL, NULL, NULL, true, false };
+    int64_t dims[4] = { 1, 2, 5, 4 };
+    uint32_t nodes_before, convs = 0, fused = 0, others = 0;
+    double worst = 0;
+
+    ck_assert_int_eq(d2_infer_graph(g, &err), D2_OK);
+    ck_assert_int_eq(d2_tensor_alloc(&in, NULL, D2_DTYPE_F32, 4, dims, &err), D2_OK);
+    for (int i = 0; i < 40; i++)
+        ((float *)in.data)[i] = (float)((i * 37 % 23) - 11) / 7.0f;
+    ck_assert_msg(d2_cpu_execute(g, &in, 1, &before, 1, NULL, &err) == D2_OK, "%s", err.message);
+    nodes_before = g->num_nodes;
+    ck_assert_msg(d2_run_passes(g, &verify, &err) == D2_OK, "%s", err.message);
+    ck_assert_msg(d2_cpu_execute(g, &in, 1, &after, 1, NULL, &err) == D2_OK, "%s", err.message);
+    ck_assert_int_eq(before.rank, 3);
+    ck_assert_int_eq(after.rank, 3);
+    ck_assert_int_eq(after.dims[2], before.dims[2]);
+    for (int64_t i = 0; i < d2_tensor_numel(&before); i++) {
+        double d = fabs((double)((float *)before.data)[i] - (double)((float *)after.data)[i]);
+        worst = d > worst ? d : worst;
+    }
+    ck_assert_msg(worst < 1e-5, "optimized graph differs by %g", worst);
+    /* What the passes made of it: the conv + FrozenBN + relu and the conv + bn +
+     * residual + relu are fused_conv, the duplicate relu merged, the bn after the
+     * conv_transpose folded, the shape chain a constant. */
+    for (uint32_t n = 0; n < g->num_nodes; n++) {
+        if (g->nodes[n].op == D2_OP_FUSED_CONV)
+            fused++;
+        else if (g->nodes[n].op == D2_OP_CONV_TRANSPOSE)
+            convs++;
+        else
+            others++;
+    }
+    ck_assert_uint_eq(fused, 2);
+    ck_assert_uint_eq(convs, 1);
+    ck_assert_uint_eq(others, 2); /* add(%r2, %r2) and the reshape */
+    ck_assert_uint_lt(g->num_nodes, nodes_before);
+    d2_tensor_release(&in, NULL);
+    d2_tensor_release(&before, NULL);
+    d2_tensor_release(&after, NULL);
+    d2_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("passes");
@@ -209,6 +358,8 @@ int main(void)
     tcase_add_test(tc, unknown_pass_is_rejected);
     tcase_add_test(tc, dump_callback_sees_ir_after_the_pass);
     tcase_add_test(tc, verification_failure_names_the_pass);
+    tcase_add_test(tc, specialize_request_and_errors);
+    tcase_add_test(tc, pipeline_keeps_results);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
