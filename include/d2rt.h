@@ -121,6 +121,19 @@ size_t d2rt_dtype_size(d2rt_dtype dtype);       /* bytes per element; 0 when und
 d2rt_status d2rt_model_load(const char *path, d2rt_model **model_out);
 /* alloc NULL: malloc. The allocator struct is copied. */
 d2rt_status d2rt_model_load_with(const char *path, const struct d2rt_allocator *alloc, d2rt_model **model_out);
+/* How a source model (ONNX, IR text) is compiled when loaded. Zero-initialize, then
+ * set what you need. */
+struct d2rt_compile_options {
+    /* Nonzero: in an ONNX export below opset 16, every RoiAlign computes detectron2's
+     * aligned (half-pixel) RoIAlign instead of the legacy one the opset-11 export
+     * silently switched to (torchvision drops aligned=True there). Use it to match
+     * detectron2 itself; leave it 0 to match onnxruntime. */
+    int roialign_aligned;
+};
+/* d2rt_model_load_with plus compile options (NULL: defaults). A compiled model.ir
+ * was compiled already: with an option set it fails with D2RT_ERR_INVALID_ARG. */
+d2rt_status d2rt_model_load_ex(const char *path, const struct d2rt_allocator *alloc,
+                               const struct d2rt_compile_options *options, d2rt_model **model_out);
 /* Write the compiled model as a model.ir artifact. */
 d2rt_status d2rt_model_compile_to_file(d2rt_model *model, const char *path);
 void d2rt_model_free(d2rt_model *model);

@@ -88,6 +88,13 @@ size_t d2rt_dtype_size(d2rt_dtype dtype)
 
 d2rt_status d2rt_model_load_with(const char *path, const struct d2rt_allocator *alloc, d2rt_model **model_out)
 {
+    return d2rt_model_load_ex(path, alloc, NULL, model_out);
+}
+
+d2rt_status d2rt_model_load_ex(const char *path, const struct d2rt_allocator *alloc,
+                               const struct d2rt_compile_options *options, d2rt_model **model_out)
+{
+    struct d2_compile_options compile = { .roialign_aligned = options && options->roialign_aligned };
     struct d2_allocator a = to_internal(alloc);
     d2rt_model *m;
     if (!model_out)
@@ -102,7 +109,7 @@ d2rt_status d2rt_model_load_with(const char *path, const struct d2rt_allocator *
     if (!path)
         return (d2rt_status)d2_errorf(&m->h.error, D2_ERR_INVALID_ARG, "model path is NULL");
     /* The graph keeps a pointer to the allocator: point it at the model's copy. */
-    m->graph = d2_load_model_file(path, &m->alloc, &m->format, &m->h.error);
+    m->graph = d2_load_model_file_with(path, &m->alloc, &compile, &m->format, &m->h.error);
     if (!m->graph)
         return m->h.error.code != D2_OK ? (d2rt_status)m->h.error.code : D2RT_ERR_INTERNAL;
     return D2RT_OK;

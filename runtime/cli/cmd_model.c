@@ -6,21 +6,27 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "passes/passes.h"
 #include "runtime/artifact.h"
 #include "runtime/load.h"
 
 static const char compile_usage[] =
-    "usage: d2rt compile MODEL [-o OUT.ir]\n"
+    "usage: d2rt compile MODEL [-o OUT.ir] [--roialign-aligned]\n"
     "\n"
     "Compile MODEL (ONNX or IR text, detected from its content) into a model.ir artifact\n"
     "that `d2rt run` loads without recompiling. Default OUT: MODEL's file name with its\n"
-    "extension replaced by .ir, in the current directory.\n";
+    "extension replaced by .ir, in the current directory.\n"
+    "  --roialign-aligned  in an ONNX export below opset 16, make every RoiAlign compute\n"
+    "                      detectron2's aligned (half-pixel) RoIAlign, which the opset-11\n"
+    "                      export dropped; matches detectron2 instead of onnxruntime\n";
 
 static const char inspect_usage[] =
-    "usage: d2rt inspect MODEL|IR\n"
+    "usage: d2rt inspect MODEL|IR [--roialign-aligned]\n"
     "\n"
     "Print the model's IR text (constants above 16 elements elided), a histogram of its\n"
-    "ops, and the parameter count and bytes (all constants, regions included).\n";
+    "ops, and the parameter count and bytes (all constants, regions included). Warns\n"
+    "when a PyTorch ONNX export below opset 16 computes legacy RoIAlign (see\n"
+    "--roialign-aligned in `d2rt compile --help`, which inspect accepts too).\n";
 
 /* "dir/model.onnx" -> "model.ir" */
 static char *default_output_name(const char *model)
@@ -51,6 +57,7 @@ int cli_compile(int argc, char **argv)
     const char *model = NULL, *out = NULL;
     char *default_out = NULL;
     struct d2_error err = { 0 };
+    struct d2_compile_options options = { 0 };
     struct d2_graph *g;
     int rc;
 
@@ -63,6 +70,8 @@ int cli_compile(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_fail("compile: %s needs a file name", argv[i]);
             out = argv[++i];
+        } else if (strcmp(argv[i], "--roialign-aligned") == 0) {
+            options.roialign_aligned = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_fail("compile: unknown option '%s'", argv[i]);
         } else if (!model) {
@@ -84,7 +93,7 @@ int cli_compile(int argc, char **argv)
         free(default_out);
         return rc;
     }
-    g = d2_load_model_file(model, NULL, NULL, &err);
+    g = d2_load_model_file_with(model, NULL, &options, NULL, &err);
     if (!g || d2_artifact_write_file(g, out, &err) != D2_OK) {
         rc = cli_fail("%s", err.message);
     } else {
@@ -140,6 +149,7 @@ int cli_inspect(int argc, char **argv)
 {
     const char *model = NULL;
     struct d2_error err = { 0 };
+    struct d2_compile_options options = { 0 };
     struct d2_print_options opts = { .max_constant_elements = 16 };
     struct model_stats stats;
     enum d2_model_format format;
@@ -152,6 +162,10 @@ int cli_inspect(int argc, char **argv)
         return 0;
     }
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--roialign-aligned") == 0) {
+            options.roialign_aligned = true;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1])
             return cli_fail("inspect: unknown option '%s'", argv[i]);
         if (model)
@@ -160,7 +174,7 @@ int cli_inspect(int argc, char **argv)
     }
     if (!model)
         return cli_fail("inspect: no model given (usage: d2rt inspect MODEL|IR)");
-    g = d2_load_model_file(model, NULL, &format, &err);
+    g = d2_load_model_file_with(model, NULL, &options, &format, &err);
     if (!g)
         return cli_fail("%s", err.message);
     text = d2_print_graph(g, &opts, &err);
@@ -186,6 +200,11 @@ int cli_inspect(int argc, char **argv)
     printf("# parameters: %llu in %llu constants, %llu bytes (%.2f MiB)\n", (unsigned long long)stats.param_count,
            (unsigned long long)stats.constants, (unsigned long long)stats.param_bytes,
            (double)stats.param_bytes / (1024.0 * 1024.0));
+    if (d2_graph_has_legacy_onnx_roialign(g))
+        printf("# warning: a PyTorch ONNX export below opset 16 (opset %s) with legacy RoIAlign: torchvision "
+               "dropped aligned=True, so it computes non-aligned RoIAlign, not detectron2's ROIAlignV2; "
+               "use --roialign-aligned (compile, run) to match detectron2 instead of onnxruntime\n",
+               d2_graph_get_metadata(g, "opset"));
     d2_graph_free(g);
     return 0;
 }

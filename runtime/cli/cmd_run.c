@@ -21,13 +21,16 @@
 #include "runtime/npy.h"
 
 static const char run_usage[] =
-    "usage: d2rt run MODEL|IR [INPUT...] [--out DIR]\n"
+    "usage: d2rt run MODEL|IR [INPUT...] [--out DIR] [--roialign-aligned]\n"
     "\n"
     "Run MODEL (ONNX, IR text or model.ir; detected from content) on the given inputs.\n"
     "  INPUT      `path` (fills the model inputs in order) or `name=path`; each file is\n"
     "             a NumPy .npy array or an ONNX TensorProto .pb (detected from content)\n"
     "  --out DIR  write output k to DIR/out<k>.npy and the output names to DIR/names.txt\n"
     "             (bf16 outputs are written as f32: NumPy has no bfloat16)\n"
+    "  --roialign-aligned  when compiling a source model: in an ONNX export below\n"
+    "             opset 16, make RoiAlign compute detectron2's aligned RoIAlign\n"
+    "             (see `d2rt compile --help`); refused for a model.ir\n"
     "Prints one line per output: name, dtype, shape, and min/max/mean for numbers.\n";
 
 /* Load an .npy or a TensorProto file into t. */
@@ -159,6 +162,7 @@ int cli_run(int argc, char **argv)
     const char **paths = NULL;
     struct d2_tensor *loaded = NULL;
     d2rt_tensor **ins = NULL, **outs = NULL;
+    struct d2rt_compile_options compile_options = { 0 };
 
     if (cli_wants_help(argc, argv)) {
         fputs(run_usage, stdout);
@@ -174,6 +178,8 @@ int cli_run(int argc, char **argv)
                 return cli_fail("run: %s needs a directory", argv[i]);
             }
             out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--roialign-aligned") == 0) {
+            compile_options.roialign_aligned = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             free(input_args);
             return cli_fail("run: unknown option '%s'", argv[i]);
@@ -187,7 +193,7 @@ int cli_run(int argc, char **argv)
         free(input_args);
         return cli_fail("run: no model given (usage: d2rt run MODEL [INPUT...] [--out DIR])");
     }
-    if (d2rt_model_load(model_path, &model) != D2RT_OK) {
+    if (d2rt_model_load_ex(model_path, NULL, &compile_options, &model) != D2RT_OK) {
         rc = cli_fail("%s", d2rt_errmsg(model));
         goto done;
     }
