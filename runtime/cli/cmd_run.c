@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_predict.h"
 #include "d2rt.h"
 #include "frontend/frontend.h"
 #include "runtime/load.h"
@@ -31,7 +32,9 @@ static const char run_usage[] =
     "  --roialign-aligned  when compiling a source model: in an ONNX export below\n"
     "             opset 16, make RoiAlign compute detectron2's aligned RoIAlign\n"
     "             (see `d2rt compile --help`); refused for a model.ir\n"
-    "Prints one line per output: name, dtype, shape, and min/max/mean for numbers.\n";
+    "Prints one line per output: name, dtype, shape, and min/max/mean for numbers.\n"
+    "With JPEG/PNG images as inputs it runs as a detector instead: `d2rt run MODEL\n"
+    "IMAGE... --help` for those options (--json, --vis, --score-thresh, metadata).\n";
 
 /* Load an .npy or a TensorProto file into t. */
 static enum d2_status load_tensor_file(const char *path, struct d2_tensor *t, struct d2_error *err)
@@ -164,6 +167,9 @@ int cli_run(int argc, char **argv)
     d2rt_tensor **ins = NULL, **outs = NULL;
     struct d2rt_compile_options compile_options = { 0 };
 
+    /* Images in: the predictor path (runtime/cli/cmd_run_image.c). */
+    if (cli_run_has_image_input(argc, argv))
+        return cli_run_images(argc, argv);
     if (cli_wants_help(argc, argv)) {
         fputs(run_usage, stdout);
         return 0;
