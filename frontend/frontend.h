@@ -35,6 +35,25 @@ struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_si
 struct d2_graph *d2_caffe2_import_files(const char *predict_path, const char *init_path,
                                         const struct d2_allocator *alloc, struct d2_error *err);
 
+/* Import a TorchScript module (torch.jit.save archive: traced or scripted;
+ * frontend/torchscript/ts_import.c). Tensor inputs default to float32 [3, ?h, ?w] (a
+ * detectron2 image); options->input_shapes overrides them in flattened input order,
+ * entries "[dtype:]dim,dim,..." separated by ';', a dim an integer, "?" or "?name".
+ * Scripted models taking a list of dicts get options->batch images (default 1), each
+ * an input "[i].image". The metadata keys "ts_inputs"/"ts_outputs" give the nesting
+ * of the flattened inputs/outputs as JSON. Errors inside the model's code name
+ * file:line:col of the archive entry (code/__torch__/...). options may be NULL. The
+ * graph borrows the archive's tensors: for import_buffer, data must outlive it. */
+struct d2_torchscript_options {
+    uint32_t batch;            /* images per call for list-of-dict inputs; 0 means 1 */
+    const char *input_shapes;  /* NULL: defaults */
+};
+struct d2_graph *d2_torchscript_import_file(const char *path, const struct d2_torchscript_options *options,
+                                            const struct d2_allocator *alloc, struct d2_error *err);
+struct d2_graph *d2_torchscript_import_buffer(const void *data, size_t size,
+                                              const struct d2_torchscript_options *options,
+                                              const struct d2_allocator *alloc, struct d2_error *err);
+
 /* Which format the bytes hold, from content only (frontend/detect.c). */
 enum d2_model_format d2_detect_format(const void *data, size_t size);
 

@@ -1,0 +1,1029 @@
+/* frontend/torchscript/ts_ops.c: the builtin table and the Python-level builtins:
+ * numbers (static and run-time), lists, dicts, strings, None tests, prim:: helpers.
+ *
+ * A builtin receives its evaluated arguments (struct ts_call) and returns a value.
+ * Python arithmetic on numbers known at compile time is computed here with Python's
+ * rules (floor division and % round toward -inf, int/int true division gives float);
+ * on run-time numbers it becomes IR ops on rank-0 i64/f64/bool values. When a tensor
+ * is involved the call goes to the tensor version (ts_ops_tensor.c).
+ */
+#include "frontend/torchscript/ts_lower.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arguments ---- */
+
+uint32_t ts_num_positional(const struct ts_call *c)
+{
+    uint32_t n = 0;
+    while (n < c->count && (!c->names || !c->names[n]))
+        n++;
+    return n;
+}
+
+struct tsv *ts_arg(const struct ts_call *c, uint32_t position, const char *name)
+{
+    if (position < ts_num_positional(c))
+        return c->args[position];
+    for (uint32_t i = 0; name && c->names && i < c->count; i++)
+        if (c->names[i] && strcmp(c->names[i], name) == 0)
+            return c->args[i];
+    return NULL;
+}
+
+bool ts_is_tensor(const struct tsv *v) { return v && v->kind == TSV_TENSOR; }
+
+bool ts_is_number(const struct tsv *v)
+{
+    return v && (v->kind == TSV_BOOL || v->kind == TSV_INT || v->kind == TSV_FLOAT || v->kind == TSV_SCALAR);
+}
+
+d2_value_id ts_tensor_arg(struct ts_lower *L, const struct ts_call *c, uint32_t position, const char *name)
+{
+    struct tsv *v = ts_arg(c, position, name);
+    if (!v) {
+        ts_fail(L, D2_ERR_PARSE, "%s: missing argument %u ('%s')", c->name, position, name ? name : "?");
+        return D2_NO_VALUE;
+    }
+    if (v->kind != TSV_TENSOR) {
+        ts_fail(L, D2_ERR_UNSUPPORTED, "%s: argument '%s' must be a tensor, got %s", c->name, name ? name : "?",
+                tsv_describe(v));
+        return D2_NO_VALUE;
+    }
+    return ts_use(L, v);
+}
+
+int32_t ts_rank(struct ts_lower *L, d2_value_id id)
+{
+    return id == D2_NO_VALUE ? -1 : ts_type(L, id)->rank;
+}
+
+enum d2_status ts_norm_dim(struct ts_lower *L, int64_t dim, int32_t rank, int64_t *out)
+{
+    if (rank < 0)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "the rank of a tensor is not known at compile time");
+    if (!d2_normalize_axis(dim, rank == 0 ? 1 : rank, out))
+        return ts_fail(L, D2_ERR_SHAPE, "dim %lld is out of range for a tensor of rank %d", (long long)dim, rank);
+    return D2_OK;
+}
+
+struct tsv *ts_dim_size(struct ts_lower *L, d2_value_id x, int64_t d)
+{
+    const struct d2_type *t = ts_type(L, x);
+    d2_value_id shape, idx, in[2];
+    int32_t n;
+    if (d >= 0 && d < t->rank && t->dims[d] >= 0)
+        return tsv_int(L, t->dims[d]);
+    n = ts_node(L, D2_OP_SHAPE, 1, &x, 1);
+    if (n < 0)
+        return NULL;
+    ((struct d2_attrs_shape *)ts_attrs(L, n))->start = d;
+    ((struct d2_attrs_shape *)ts_attrs(L, n))->end = d + 1;
+    if (ts_finish(L, n, &shape) != D2_OK)
+        return NULL;
+    {
+        int64_t zero = 0;
+        in[0] = shape;
+        in[1] = ts_const_i64(L, &zero, 1, false);
+        idx = ts_emit1(L, D2_OP_SQUEEZE, 2, in);
+    }
+    return idx == D2_NO_VALUE ? NULL : tsv_scalar(L, ts_here(L, idx), TS_PY_INT);
+}
+
+static enum d2_status ret(struct ts_lower *L, struct tsv *v, struct tsv **out)
+{
+    *out = v;
+    return v ? D2_OK : (L->err->code ? L->err->code : D2_ERR_NOMEM);
+}
+
+static enum d2_status need(struct ts_lower *L, const struct ts_call *c, uint32_t n)
+{
+    if (c->count < n)
+        return ts_fail(L, D2_ERR_PARSE, "%s takes at least %u arguments, %u given", c->name, n, c->count);
+    return D2_OK;
+}
+
+/* ---- numbers ---- */
+
+static enum ts_pytype pytype_of(const struct tsv *v)
+{
+    switch (v->kind) {
+    case TSV_BOOL: return TS_PY_BOOL;
+    case TSV_FLOAT: return TS_PY_FLOAT;
+    case TSV_SCALAR: return v->u.scalar.type;
+    default: return TS_PY_INT;
+    }
+}
+
+static enum d2_dtype pytype_dtype(enum ts_pytype t)
+{
+    return t == TS_PY_FLOAT ? D2_DTYPE_F64 : t == TS_PY_BOOL ? D2_DTYPE_BOOL : D2_DTYPE_I64;
+}
+
+static bool is_static_number(const struct tsv *v)
+{
+    return v->kind == TSV_BOOL || v->kind == TSV_INT || v->kind == TSV_FLOAT;
+}
+
+static double as_double(const struct tsv *v)
+{
+    return v->kind == TSV_FLOAT ? v->u.f : v->kind == TSV_INT ? (double)v->u.i : (double)v->u.b;
+}
+
+static int64_t as_int(const struct tsv *v) { return v->kind == TSV_INT ? v->u.i : v->kind == TSV_BOOL ? v->u.b : (int64_t)v->u.f; }
+
+static int64_t floordiv_i64(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+enum arith { AR_ADD, AR_SUB, AR_MUL, AR_DIV, AR_FLOORDIV, AR_MOD, AR_POW };
+
+/* a op b on Python numbers. */
+static enum d2_status number_arith(struct ts_lower *L, enum arith op, struct tsv *a, struct tsv *b, struct tsv **out)
+{
+    enum ts_pytype ta = pytype_of(a), tb = pytype_of(b);
+    bool is_float = ta == TS_PY_FLOAT || tb == TS_PY_FLOAT || op == AR_DIV;
+    if (is_static_number(a) && is_static_number(b)) {
+        if (!is_float) {
+            int64_t x = as_int(a), y = as_int(b), r;
+            if ((op == AR_FLOORDIV || op == AR_MOD) && y == 0)
+                return ts_fail(L, D2_ERR_PARSE, "%s: integer division by zero", "number arithmetic");
+            switch (op) {
+            case AR_ADD: r = (int64_t)((uint64_t)x + (uint64_t)y); break;
+            case AR_SUB: r = (int64_t)((uint64_t)x - (uint64_t)y); break;
+            case AR_MUL: r = (int64_t)((uint64_t)x * (uint64_t)y); break;
+            case AR_FLOORDIV: r = (x == INT64_MIN && y == -1) ? INT64_MIN : floordiv_i64(x, y); break;
+            case AR_MOD: r = (x == INT64_MIN && y == -1) ? 0 : x - floordiv_i64(x, y) * y; break;
+            default: {
+                if (y < 0)
+                    return ret(L, tsv_float(L, pow((double)x, (double)y)), out);
+                r = 1;
+                for (int64_t k = 0; k < y && k < 64; k++)
+                    r = (int64_t)((uint64_t)r * (uint64_t)x);
+                break;
+            }
+            }
+            return ret(L, tsv_int(L, r), out);
+        }
+        double x = as_double(a), y = as_double(b), r;
+        switch (op) {
+        case AR_ADD: r = x + y; break;
+        case AR_SUB: r = x - y; break;
+        case AR_MUL: r = x * y; break;
+        case AR_DIV:
+            if (y == 0)
+                return ts_fail(L, D2_ERR_PARSE, "float division by zero");
+            r = x / y;
+            break;
+        case AR_FLOORDIV: r = floor(x / y); break;
+        case AR_MOD: r = x - floor(x / y) * y; break;
+        default: r = pow(x, y); break;
+        }
+        return ret(L, tsv_float(L, r), out);
+    }
+    /* run-time: rank-0 IR arithmetic */
+    enum d2_dtype dt = is_float ? D2_DTYPE_F64 : D2_DTYPE_I64;
+    d2_value_id in[2] = { ts_number_as(L, a, dt), ts_number_as(L, b, dt) }, r;
+    static const enum d2_op ops[] = { D2_OP_ADD, D2_OP_SUB, D2_OP_MUL, D2_OP_DIV, D2_OP_DIV, D2_OP_MOD, D2_OP_POW };
+    if (in[0] == D2_NO_VALUE || in[1] == D2_NO_VALUE)
+        return L->err->code;
+    if (op == AR_FLOORDIV && !is_float) {
+        /* (a - a mod b) / b is exact, and mod rounds like Python */
+        d2_value_id m = ts_emit1(L, D2_OP_MOD, 2, in), d[2];
+        d[0] = in[0];
+        d[1] = m;
+        d[0] = ts_emit1(L, D2_OP_SUB, 2, d);
+        d[1] = in[1];
+        r = ts_emit1(L, D2_OP_DIV, 2, d);
+    } else {
+        r = ts_emit1(L, ops[op], 2, in);
+        if (op == AR_FLOORDIV)
+            r = ts_emit1(L, D2_OP_FLOOR, 1, &r);
+    }
+    if (r == D2_NO_VALUE)
+        return L->err->code;
+    return ret(L, tsv_scalar(L, ts_here(L, r), is_float ? TS_PY_FLOAT : TS_PY_INT), out);
+}
+
+enum cmp { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+
+static enum d2_status number_compare(struct ts_lower *L, enum cmp op, struct tsv *a, struct tsv *b, struct tsv **out)
+{
+    if (is_static_number(a) && is_static_number(b)) {
+        bool r;
+        if (a->kind != TSV_FLOAT && b->kind != TSV_FLOAT) {
+            int64_t x = as_int(a), y = as_int(b);
+            r = op == CMP_EQ ? x == y : op == CMP_NE ? x != y : op == CMP_LT ? x < y : op == CMP_LE ? x <= y
+                : op == CMP_GT ? x > y : x >= y;
+        } else {
+            double x = as_double(a), y = as_double(b);
+            r = op == CMP_EQ ? x == y : op == CMP_NE ? x != y : op == CMP_LT ? x < y : op == CMP_LE ? x <= y
+                : op == CMP_GT ? x > y : x >= y;
+        }
+        return ret(L, tsv_bool(L, r), out);
+    }
+    bool is_float = pytype_of(a) == TS_PY_FLOAT || pytype_of(b) == TS_PY_FLOAT;
+    enum d2_dtype dt = is_float ? D2_DTYPE_F64 : D2_DTYPE_I64;
+    d2_value_id in[2] = { ts_number_as(L, a, dt), ts_number_as(L, b, dt) }, r;
+    if (in[0] == D2_NO_VALUE || in[1] == D2_NO_VALUE)
+        return L->err->code;
+    switch (op) {
+    case CMP_EQ: r = ts_emit1(L, D2_OP_EQUAL, 2, in); break;
+    case CMP_NE: r = ts_emit1(L, D2_OP_EQUAL, 2, in); r = ts_emit1(L, D2_OP_NOT, 1, &r); break;
+    case CMP_LT: r = ts_emit1(L, D2_OP_LESS, 2, in); break;
+    case CMP_LE: r = ts_emit1(L, D2_OP_LESS_EQUAL, 2, in); break;
+    case CMP_GT: r = ts_emit1(L, D2_OP_GREATER, 2, in); break;
+    default: r = ts_emit1(L, D2_OP_GREATER_EQUAL, 2, in); break;
+    }
+    if (r == D2_NO_VALUE)
+        return L->err->code;
+    return ret(L, tsv_scalar(L, ts_here(L, r), TS_PY_BOOL), out);
+}
+
+/* Tensor versions live in ts_ops_tensor.c under these names. */
+static enum d2_status to_tensor_op(struct ts_lower *L, const char *name, struct ts_call *c, struct tsv **out)
+{
+    ts_op_fn fn = ts_find_op(name);
+    if (!fn)
+        return ts_fail(L, D2_ERR_INTERNAL, "no tensor op '%s'", name);
+    return fn(L, c, out);
+}
+
+static bool any_tensor(const struct ts_call *c)
+{
+    for (uint32_t i = 0; i < c->count; i++)
+        if (ts_is_tensor(c->args[i]))
+            return true;
+    return false;
+}
+
+#define ARITH(fname, AR, tensor_name)                                                        \
+    static enum d2_status fname(struct ts_lower *L, struct ts_call *c, struct tsv **out)    \
+    {                                                                                        \
+        enum d2_status st = need(L, c, 2);                                                   \
+        if (st != D2_OK)                                                                     \
+            return st;                                                                       \
+        if (any_tensor(c))                                                                   \
+            return to_tensor_op(L, tensor_name, c, out);                                     \
+        if (ts_is_number(c->args[0]) && ts_is_number(c->args[1]))                            \
+            return number_arith(L, AR, c->args[0], c->args[1], out);                         \
+        return seq_arith(L, AR, c, out);                                                     \
+    }
+
+/* list + list, str + str, list * int */
+static enum d2_status seq_arith(struct ts_lower *L, enum arith op, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a = c->args[0], *b = c->args[1];
+    if (op == AR_ADD && a->kind == TSV_STR && b->kind == TSV_STR)
+        return ret(L, tsv_str(L, ts_strcat3(L, a->u.s, b->u.s, "")), out);
+    if (op == AR_ADD && (a->kind == TSV_LIST || a->kind == TSV_TUPLE) && a->kind == b->kind) {
+        struct tsv *r = tsv_seq_new(L, a->kind, 0);
+        for (uint32_t i = 0; r && i < a->u.seq.count; i++)
+            if (!tsv_seq_push(L, r, a->u.seq.items[i]))
+                return L->err->code;
+        for (uint32_t i = 0; r && i < b->u.seq.count; i++)
+            if (!tsv_seq_push(L, r, b->u.seq.items[i]))
+                return L->err->code;
+        return ret(L, r, out);
+    }
+    if (op == AR_MUL && (a->kind == TSV_LIST || a->kind == TSV_TUPLE) && b->kind == TSV_INT) {
+        struct tsv *r = tsv_seq_new(L, a->kind, 0);
+        if (b->u.i > 100000)
+            return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: list too long", c->name);
+        for (int64_t k = 0; r && k < b->u.i; k++)
+            for (uint32_t i = 0; i < a->u.seq.count; i++)
+                if (!tsv_seq_push(L, r, a->u.seq.items[i]))
+                    return L->err->code;
+        return ret(L, r, out);
+    }
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s and %s", c->name, tsv_describe(a), tsv_describe(b));
+}
+
+ARITH(op_add, AR_ADD, "t_add")
+ARITH(op_sub, AR_SUB, "t_sub")
+ARITH(op_mul, AR_MUL, "t_mul")
+ARITH(op_floordiv, AR_FLOORDIV, "t_floor_divide")
+ARITH(op_remainder, AR_MOD, "t_remainder")
+ARITH(op_pow, AR_POW, "t_pow")
+
+static enum d2_status op_div(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    if (any_tensor(c))
+        return to_tensor_op(L, "t_div", c, out);
+    return number_arith(L, AR_DIV, c->args[0], c->args[1], out);
+}
+
+static bool int_sequence(const struct tsv *v)
+{
+    return v->kind == TSV_LIST || v->kind == TSV_TUPLE;
+}
+
+/* Equality of two sequences of numbers, some known only at run time. */
+static enum d2_status seq_equal(struct ts_lower *L, struct tsv *a, struct tsv *b, bool negate, struct tsv **out)
+{
+    struct tsv *acc = NULL;
+    enum d2_status st;
+    if (a->u.seq.count != b->u.seq.count)
+        return ret(L, tsv_bool(L, negate), out);
+    for (uint32_t i = 0; i < a->u.seq.count; i++) {
+        struct tsv *x = a->u.seq.items[i], *y = b->u.seq.items[i], *r;
+        bool known;
+        if (ts_is_number(x) && ts_is_number(y)) {
+            if ((st = number_compare(L, CMP_EQ, x, y, &r)) != D2_OK)
+                return st;
+        } else {
+            bool eq = tsv_static_equal(x, y, &known);
+            if (!known)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "comparing %s and %s", tsv_describe(x), tsv_describe(y));
+            r = tsv_bool(L, eq);
+        }
+        if (r->kind == TSV_BOOL && !r->u.b)
+            return ret(L, tsv_bool(L, negate), out);
+        if (r->kind == TSV_BOOL)
+            continue;
+        if (!acc) {
+            acc = r;
+        } else {
+            d2_value_id in[2] = { ts_use(L, acc), ts_use(L, r) };
+            acc = tsv_scalar(L, ts_here(L, ts_emit1(L, D2_OP_AND, 2, in)), TS_PY_BOOL);
+        }
+    }
+    if (!acc)
+        return ret(L, tsv_bool(L, !negate), out);
+    if (negate) {
+        d2_value_id v = ts_use(L, acc);
+        return ret(L, tsv_scalar(L, ts_here(L, ts_emit1(L, D2_OP_NOT, 1, &v)), TS_PY_BOOL), out);
+    }
+    return ret(L, acc, out);
+}
+
+#define COMPARE(fname, CMP, tensor_name)                                                     \
+    static enum d2_status fname(struct ts_lower *L, struct ts_call *c, struct tsv **out)    \
+    {                                                                                        \
+        enum d2_status st = need(L, c, 2);                                                   \
+        bool known;                                                                          \
+        if (st != D2_OK)                                                                     \
+            return st;                                                                       \
+        if (any_tensor(c))                                                                   \
+            return to_tensor_op(L, tensor_name, c, out);                                     \
+        if (ts_is_number(c->args[0]) && ts_is_number(c->args[1]))                            \
+            return number_compare(L, CMP, c->args[0], c->args[1], out);                      \
+        if ((CMP == CMP_EQ || CMP == CMP_NE) && int_sequence(c->args[0]) && int_sequence(c->args[1])) \
+            return seq_equal(L, c->args[0], c->args[1], CMP == CMP_NE, out);                 \
+        if (CMP == CMP_EQ || CMP == CMP_NE) {                                                \
+            bool eq = tsv_static_equal(c->args[0], c->args[1], &known);                      \
+            if (known)                                                                       \
+                return ret(L, tsv_bool(L, CMP == CMP_EQ ? eq : !eq), out);                   \
+        }                                                                                    \
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s and %s", c->name, tsv_describe(c->args[0]), \
+                       tsv_describe(c->args[1]));                                            \
+    }
+
+COMPARE(op_eq, CMP_EQ, "t_eq")
+COMPARE(op_ne, CMP_NE, "t_ne")
+COMPARE(op_lt, CMP_LT, "t_lt")
+COMPARE(op_le, CMP_LE, "t_le")
+COMPARE(op_gt, CMP_GT, "t_gt")
+COMPARE(op_ge, CMP_GE, "t_ge")
+
+static enum d2_status op_neg(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    if (ts_is_tensor(a))
+        return to_tensor_op(L, "t_neg", c, out);
+    if (a->kind == TSV_INT || a->kind == TSV_BOOL)
+        return ret(L, tsv_int(L, -as_int(a)), out);
+    if (a->kind == TSV_FLOAT)
+        return ret(L, tsv_float(L, -a->u.f), out);
+    if (a->kind == TSV_SCALAR) {
+        d2_value_id v = ts_number_as(L, a, a->u.scalar.type == TS_PY_FLOAT ? D2_DTYPE_F64 : D2_DTYPE_I64);
+        v = ts_emit1(L, D2_OP_NEG, 1, &v);
+        return ret(L, v == D2_NO_VALUE ? NULL : tsv_scalar(L, ts_here(L, v), a->u.scalar.type == TS_PY_FLOAT ? TS_PY_FLOAT : TS_PY_INT), out);
+    }
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "-%s", tsv_describe(a));
+}
+
+static enum d2_status op_not(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    bool known, t;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    t = tsv_truth(c->args[0], &known);
+    if (known)
+        return ret(L, tsv_bool(L, !t), out);
+    {
+        d2_value_id v = ts_cast(L, ts_use(L, c->args[0]), D2_DTYPE_BOOL);
+        v = ts_emit1(L, D2_OP_NOT, 1, &v);
+        if (v == D2_NO_VALUE)
+            return L->err->code;
+        if (ts_is_tensor(c->args[0]))
+            return ret(L, tsv_tensor(L, v), out);
+        return ret(L, tsv_scalar(L, ts_here(L, v), TS_PY_BOOL), out);
+    }
+}
+
+static enum d2_status logical(struct ts_lower *L, struct ts_call *c, enum d2_op op, const char *tensor_name,
+                              struct tsv **out)
+{
+    enum d2_status st = need(L, c, 2);
+    struct tsv *a, *b;
+    if (st != D2_OK)
+        return st;
+    if (any_tensor(c))
+        return to_tensor_op(L, tensor_name, c, out);
+    a = c->args[0];
+    b = c->args[1];
+    if ((a->kind == TSV_BOOL || a->kind == TSV_INT) && (b->kind == TSV_BOOL || b->kind == TSV_INT)) {
+        int64_t x = as_int(a), y = as_int(b), r = op == D2_OP_AND ? (x & y) : op == D2_OP_OR ? (x | y) : (x ^ y);
+        return ret(L, a->kind == TSV_BOOL && b->kind == TSV_BOOL ? tsv_bool(L, r != 0) : tsv_int(L, r), out);
+    }
+    if (pytype_of(a) == TS_PY_BOOL && pytype_of(b) == TS_PY_BOOL) {
+        d2_value_id in[2] = { ts_number_as(L, a, D2_DTYPE_BOOL), ts_number_as(L, b, D2_DTYPE_BOOL) };
+        d2_value_id r = ts_emit1(L, op, 2, in);
+        return ret(L, r == D2_NO_VALUE ? NULL : tsv_scalar(L, ts_here(L, r), TS_PY_BOOL), out);
+    }
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s and %s", c->name, tsv_describe(a), tsv_describe(b));
+}
+
+static enum d2_status op_and(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return logical(L, c, D2_OP_AND, "t_and", out); }
+static enum d2_status op_or(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return logical(L, c, D2_OP_OR, "t_or", out); }
+static enum d2_status op_xor(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return logical(L, c, D2_OP_XOR, "t_xor", out); }
+
+/* Number conversions: int(x), float(x), bool(x), annotate(number, t). */
+static enum d2_status convert_number(struct ts_lower *L, struct ts_call *c, int want, struct tsv **out)
+{
+    /* want: 0 int, 1 float, 2 bool, 3 number (keeps the tensor's category) */
+    struct tsv *a;
+    enum d2_status st = need(L, c, 1);
+    enum ts_pytype type;
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    if (is_static_number(a)) {
+        if (want == 0 || (want == 3 && a->kind != TSV_FLOAT))
+            return ret(L, tsv_int(L, as_int(a)), out);
+        if (want == 1 || want == 3)
+            return ret(L, tsv_float(L, as_double(a)), out);
+        return ret(L, tsv_bool(L, as_double(a) != 0), out);
+    }
+    if (a->kind == TSV_STR && want != 2) {
+        char *end;
+        double f = strtod(a->u.s, &end);
+        if (*end)
+            return ts_fail(L, D2_ERR_PARSE, "cannot convert '%s' to a number", a->u.s);
+        return ret(L, want == 0 ? tsv_int(L, (int64_t)f) : tsv_float(L, f), out);
+    }
+    if (a->kind != TSV_SCALAR && a->kind != TSV_TENSOR) {
+        bool known, t = tsv_truth(a, &known);
+        if (want == 2 && known)
+            return ret(L, tsv_bool(L, t), out);
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, tsv_describe(a));
+    }
+    d2_value_id v = ts_use(L, a);
+    if (v == D2_NO_VALUE)
+        return L->err->code;
+    if (want == 3) {
+        enum d2_dtype dt = ts_type(L, v)->dtype;
+        type = dt == D2_DTYPE_BOOL ? TS_PY_BOOL : d2_dtype_is_float(dt) ? TS_PY_FLOAT : TS_PY_INT;
+    } else {
+        type = want == 0 ? TS_PY_INT : want == 1 ? TS_PY_FLOAT : TS_PY_BOOL;
+    }
+    if (ts_rank(L, v) > 0) {
+        /* a one-element tensor becomes its single value */
+        int64_t minus1 = -1;
+        d2_value_id in[2] = { v, ts_const_i64(L, &minus1, 1, false) }, s;
+        int64_t zero = 0;
+        in[0] = ts_emit1(L, D2_OP_RESHAPE, 2, in);
+        in[1] = ts_const_i64(L, &zero, 1, false);
+        s = ts_emit1(L, D2_OP_SQUEEZE, 2, in);
+        v = s;
+    }
+    v = ts_cast(L, v, pytype_dtype(type));
+    if (v == D2_NO_VALUE)
+        return L->err->code;
+    {
+        const struct d2_tensor *k = ts_const_of(L, v);
+        if (k && d2_tensor_numel(k) == 1) {
+            if (type == TS_PY_INT)
+                return ret(L, tsv_int(L, d2_load_i64(k->data, k->dtype, 0)), out);
+            if (type == TS_PY_FLOAT)
+                return ret(L, tsv_float(L, d2_load_f64(k->data, k->dtype, 0)), out);
+            return ret(L, tsv_bool(L, d2_load_i64(k->data, k->dtype, 0) != 0), out);
+        }
+    }
+    return ret(L, tsv_scalar(L, ts_here(L, v), type), out);
+}
+
+static enum d2_status op_int(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return convert_number(L, c, 0, out); }
+static enum d2_status op_float(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return convert_number(L, c, 1, out); }
+static enum d2_status op_bool(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return convert_number(L, c, 2, out); }
+static enum d2_status op_number(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return convert_number(L, c, 3, out); }
+
+static enum d2_status op_num_to_tensor(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    if (a->kind == TSV_TENSOR)
+        return ret(L, a, out);
+    if (!ts_is_number(a))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, tsv_describe(a));
+    return ret(L, tsv_tensor(L, ts_number_as(L, a, pytype_dtype(pytype_of(a)))), out);
+}
+
+static enum d2_status op_min_max(struct ts_lower *L, struct ts_call *c, bool is_max, struct tsv **out)
+{
+    struct tsv *const *items = c->args;
+    uint32_t n = c->count;
+    struct tsv *best = NULL;
+    if (n == 1 && int_sequence(c->args[0])) {
+        items = c->args[0]->u.seq.items;
+        n = c->args[0]->u.seq.count;
+    }
+    if (n == 0)
+        return ts_fail(L, D2_ERR_PARSE, "%s of an empty sequence", c->name);
+    if (any_tensor(c))
+        return to_tensor_op(L, is_max ? "t_max" : "t_min", c, out);
+    for (uint32_t i = 0; i < n; i++) {
+        struct tsv *x = items[i];
+        if (!ts_is_number(x))
+            return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, tsv_describe(x));
+        if (!best) {
+            best = x;
+            continue;
+        }
+        if (is_static_number(best) && is_static_number(x)) {
+            double a = as_double(best), b = as_double(x);
+            if (is_max ? b > a : b < a)
+                best = x;
+            continue;
+        }
+        bool is_float = pytype_of(best) == TS_PY_FLOAT || pytype_of(x) == TS_PY_FLOAT;
+        enum d2_dtype dt = is_float ? D2_DTYPE_F64 : D2_DTYPE_I64;
+        d2_value_id in[2] = { ts_number_as(L, best, dt), ts_number_as(L, x, dt) };
+        d2_value_id r = ts_emit1(L, is_max ? D2_OP_MAX : D2_OP_MIN, 2, in);
+        if (r == D2_NO_VALUE)
+            return L->err->code;
+        best = tsv_scalar(L, ts_here(L, r), is_float ? TS_PY_FLOAT : TS_PY_INT);
+    }
+    return ret(L, best, out);
+}
+
+static enum d2_status op_max(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    if (c->count >= 1 && ts_is_tensor(c->args[0]))
+        return to_tensor_op(L, "t_max", c, out);
+    return op_min_max(L, c, true, out);
+}
+static enum d2_status op_prim_min(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    if (c->count >= 1 && ts_is_tensor(c->args[0]))
+        return to_tensor_op(L, "t_min", c, out);
+    return op_min_max(L, c, false, out);
+}
+
+/* ---- sequences, dicts, strings ---- */
+
+static enum d2_status op_len(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    switch (a->kind) {
+    case TSV_LIST: case TSV_TUPLE: return ret(L, tsv_int(L, a->u.seq.count), out);
+    case TSV_DICT: return ret(L, tsv_int(L, a->u.dict.count), out);
+    case TSV_STR: return ret(L, tsv_int(L, (int64_t)strlen(a->u.s)), out);
+    case TSV_TENSOR: {
+        d2_value_id x = ts_use(L, a);
+        if (x == D2_NO_VALUE)
+            return L->err->code;
+        if (ts_rank(L, x) < 1)
+            return ts_fail(L, D2_ERR_SHAPE, "len() of a 0-d tensor");
+        return ret(L, ts_dim_size(L, x, 0), out);
+    }
+    default:
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "len() of %s", tsv_describe(a));
+    }
+}
+
+static bool static_index(struct ts_lower *L, const struct tsv *idx, uint32_t count, uint32_t *out)
+{
+    int64_t i;
+    if (!ts_static_int(L, idx, &i))
+        return false;
+    if (i < 0)
+        i += count;
+    if (i < 0 || i >= (int64_t)count)
+        return false;
+    *out = (uint32_t)i;
+    return true;
+}
+
+static enum d2_status op_getitem(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a, *idx;
+    enum d2_status st = need(L, c, 2);
+    uint32_t i;
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    idx = c->args[1];
+    if (a->kind == TSV_LIST || a->kind == TSV_TUPLE) {
+        if (!static_index(L, idx, a->u.seq.count, &i)) {
+            int64_t k;
+            if (ts_static_int(L, idx, &k))
+                return ts_fail(L, D2_ERR_PARSE, "index %lld out of range for a sequence of %u", (long long)k,
+                               a->u.seq.count);
+            /* A run-time index into a list of tensors: stack and select. */
+            return to_tensor_op(L, "t_list_select", c, out);
+        }
+        return ret(L, a->u.seq.items[i], out);
+    }
+    if (a->kind == TSV_DICT) {
+        struct tsv *v = tsv_dict_get(a, idx);
+        if (!v)
+            return ts_fail(L, D2_ERR_PARSE, "key %s is not in the dict", tsv_describe(idx));
+        return ret(L, v, out);
+    }
+    if (a->kind == TSV_TENSOR)
+        return to_tensor_op(L, "t_getitem", c, out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "indexing a %s value", tsv_describe(a));
+}
+
+static enum d2_status op_set_item(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a;
+    uint32_t i;
+    enum d2_status st = need(L, c, 3);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    L->container_mutations++;
+    if (a->kind == TSV_LIST && static_index(L, c->args[1], a->u.seq.count, &i)) {
+        a->u.seq.items[i] = c->args[2];
+        return ret(L, tsv_none(L), out);
+    }
+    if (a->kind == TSV_DICT)
+        return ret(L, tsv_dict_set(L, a, c->args[1], c->args[2]) ? tsv_none(L) : NULL, out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "item assignment on %s", tsv_describe(a));
+}
+
+static enum d2_status op_append(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    if (c->args[0]->kind != TSV_LIST)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "append to %s", tsv_describe(c->args[0]));
+    L->container_mutations++;
+    return ret(L, tsv_seq_push(L, c->args[0], c->args[1]) ? c->args[0] : NULL, out);
+}
+
+static enum d2_status op_extend(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    if (c->args[0]->kind != TSV_LIST || !int_sequence(c->args[1]))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "extend of %s", tsv_describe(c->args[0]));
+    L->container_mutations++;
+    struct tsv *src = c->args[1];
+    uint32_t n = src->u.seq.count;
+    for (uint32_t i = 0; i < n; i++)
+        if (!tsv_seq_push(L, c->args[0], src->u.seq.items[i]))
+            return L->err->code;
+    return ret(L, tsv_none(L), out);
+}
+
+static enum d2_status op_insert(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *l;
+    int64_t pos;
+    enum d2_status st = need(L, c, 3);
+    if (st != D2_OK)
+        return st;
+    l = c->args[0];
+    if (l->kind != TSV_LIST || !ts_static_int(L, c->args[1], &pos))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "insert into %s", tsv_describe(l));
+    L->container_mutations++;
+    if (pos < 0)
+        pos += l->u.seq.count;
+    if (pos < 0)
+        pos = 0;
+    if (pos > (int64_t)l->u.seq.count)
+        pos = l->u.seq.count;
+    if (!tsv_seq_push(L, l, c->args[2]))
+        return L->err->code;
+    memmove(l->u.seq.items + pos + 1, l->u.seq.items + pos, sizeof *l->u.seq.items * (l->u.seq.count - 1 - (uint32_t)pos));
+    l->u.seq.items[pos] = c->args[2];
+    return ret(L, tsv_none(L), out);
+}
+
+static enum d2_status op_list(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *r;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    if (c->args[0]->kind == TSV_TENSOR)
+        return to_tensor_op(L, "t_tolist", c, out);
+    if (!int_sequence(c->args[0]))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "list() of %s", tsv_describe(c->args[0]));
+    r = tsv_seq_new(L, TSV_LIST, 0);
+    for (uint32_t i = 0; r && i < c->args[0]->u.seq.count; i++)
+        if (!tsv_seq_push(L, r, c->args[0]->u.seq.items[i]))
+            return L->err->code;
+    return ret(L, r, out);
+}
+
+static enum d2_status op_slice(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *l, *r;
+    int64_t b[3] = { 0, INT64_MAX, 1 };
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    l = c->args[0];
+    if (ts_is_tensor(l))
+        return to_tensor_op(L, "t_slice", c, out);
+    if (!int_sequence(l) && l->kind != TSV_STR)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "slicing a %s value", tsv_describe(l));
+    for (uint32_t k = 0; k < 3; k++) {
+        struct tsv *a = ts_arg(c, k + 1, k == 0 ? "start" : k == 1 ? "end" : "step");
+        if (a && a->kind != TSV_NONE && !ts_static_int(L, a, &b[k]))
+            return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: bounds must be known at compile time", c->name);
+    }
+    int64_t n = l->kind == TSV_STR ? (int64_t)strlen(l->u.s) : l->u.seq.count;
+    if (b[2] != 1)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: list slices with a step", c->name);
+    if (b[0] < 0)
+        b[0] = b[0] + n < 0 ? 0 : b[0] + n;
+    if (b[1] < 0)
+        b[1] = b[1] + n < 0 ? 0 : b[1] + n;
+    if (b[0] > n)
+        b[0] = n;
+    if (b[1] > n)
+        b[1] = n;
+    if (l->kind == TSV_STR) {
+        char *s = ts_strdup(L, l->u.s);
+        if (!s)
+            return L->err->code;
+        s[b[1] > b[0] ? b[1] : b[0]] = '\0';
+        return ret(L, tsv_str(L, s + b[0]), out);
+    }
+    r = tsv_seq_new(L, l->kind, 0);
+    for (int64_t i = b[0]; r && i < b[1]; i++)
+        if (!tsv_seq_push(L, r, l->u.seq.items[i]))
+            return L->err->code;
+    return ret(L, r, out);
+}
+
+static enum d2_status op_contains(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *a;
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    if (a->kind == TSV_DICT)
+        return ret(L, tsv_bool(L, tsv_dict_get(a, c->args[1]) != NULL), out);
+    if (int_sequence(a)) {
+        for (uint32_t i = 0; i < a->u.seq.count; i++) {
+            bool known;
+            if (tsv_static_equal(a->u.seq.items[i], c->args[1], &known) && known)
+                return ret(L, tsv_bool(L, true), out);
+            if (!known)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "'in' on values known only at run time");
+        }
+        return ret(L, tsv_bool(L, false), out);
+    }
+    if (a->kind == TSV_STR && c->args[1]->kind == TSV_STR)
+        return ret(L, tsv_bool(L, strstr(a->u.s, c->args[1]->u.s) != NULL), out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "'in' on %s", tsv_describe(a));
+}
+
+static enum d2_status op_dict_get(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *v;
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    if (c->args[0]->kind != TSV_DICT)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "get() on %s", tsv_describe(c->args[0]));
+    v = tsv_dict_get(c->args[0], c->args[1]);
+    return ret(L, v ? v : c->count > 2 ? c->args[2] : tsv_none(L), out);
+}
+
+static enum d2_status dict_view(struct ts_lower *L, struct ts_call *c, int which, struct tsv **out)
+{
+    struct tsv *d, *r;
+    enum d2_status st = need(L, c, 1);
+    if (st != D2_OK)
+        return st;
+    d = c->args[0];
+    if (d->kind != TSV_DICT)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s on %s", c->name, tsv_describe(d));
+    r = tsv_seq_new(L, TSV_LIST, 0);
+    for (uint32_t i = 0; r && i < d->u.dict.count; i++) {
+        struct tsv *item = which == 0 ? d->u.dict.keys[i] : which == 1 ? d->u.dict.values[i] : tsv_seq_new(L, TSV_TUPLE, 2);
+        if (!item)
+            return L->err->code;
+        if (which == 2) {
+            item->u.seq.items[0] = d->u.dict.keys[i];
+            item->u.seq.items[1] = d->u.dict.values[i];
+        }
+        if (!tsv_seq_push(L, r, item))
+            return L->err->code;
+    }
+    return ret(L, r, out);
+}
+
+static enum d2_status op_keys(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return dict_view(L, c, 0, out); }
+static enum d2_status op_values(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return dict_view(L, c, 1, out); }
+static enum d2_status op_items(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return dict_view(L, c, 2, out); }
+
+static enum d2_status op_is(struct ts_lower *L, struct ts_call *c, bool negate, struct tsv **out)
+{
+    struct tsv *a, *b;
+    bool result;
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    a = c->args[0];
+    b = c->args[1];
+    if (a->kind == TSV_NONE || b->kind == TSV_NONE)
+        result = a->kind == b->kind; /* every non-None value, tensors included, is not None */
+    else if (a->kind == TSV_BOOL && b->kind == TSV_BOOL)
+        result = a->u.b == b->u.b;
+    else
+        result = a == b;
+    return ret(L, tsv_bool(L, negate ? !result : result), out);
+}
+
+static enum d2_status op_is_(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return op_is(L, c, false, out); }
+static enum d2_status op_isnot(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return op_is(L, c, true, out); }
+
+static enum d2_status op_str(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    char buf[64];
+    struct tsv *a = c->count ? c->args[0] : NULL;
+    if (a && a->kind == TSV_STR)
+        return ret(L, a, out);
+    if (a && a->kind == TSV_INT)
+        snprintf(buf, sizeof buf, "%lld", (long long)a->u.i);
+    else if (a && a->kind == TSV_FLOAT)
+        snprintf(buf, sizeof buf, "%g", a->u.f);
+    else
+        snprintf(buf, sizeof buf, "<%s>", a ? tsv_describe(a) : "?");
+    return ret(L, tsv_str(L, buf), out);
+}
+
+/* Messages only feed exceptions and warnings, which never reach the graph. */
+static enum d2_status op_format(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    return ret(L, c->count && c->args[0]->kind == TSV_STR ? c->args[0] : tsv_str(L, "<message>"), out);
+}
+
+static enum d2_status op_ignore(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    (void)c;
+    return ret(L, tsv_none(L), out);
+}
+
+static enum d2_status op_false(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    (void)c;
+    return ret(L, tsv_bool(L, false), out);
+}
+
+static enum d2_status op_raise(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    (void)out;
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "the model raises an exception on this path: %s",
+                   c->count && c->args[0]->kind == TSV_STR ? c->args[0]->u.s : "(no message)");
+}
+
+static enum d2_status op_device(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *v = tsv_new(L, TSV_DEVICE);
+    if (v)
+        v->u.s = c->count && c->args[0]->kind == TSV_STR ? c->args[0]->u.s : "cpu";
+    return ret(L, v, out);
+}
+
+static enum d2_status op_prim_dtype(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    d2_value_id x = ts_tensor_arg(L, c, 0, "a");
+    if (x == D2_NO_VALUE)
+        return L->err->code;
+    return ret(L, tsv_int(L, ts_dtype_code(ts_type(L, x)->dtype)), out);
+}
+
+static enum d2_status op_dim(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    d2_value_id x = ts_tensor_arg(L, c, 0, "self");
+    if (x == D2_NO_VALUE)
+        return L->err->code;
+    if (ts_rank(L, x) < 0)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: the rank is not known at compile time", c->name);
+    return ret(L, tsv_int(L, ts_rank(L, x)), out);
+}
+
+static enum d2_status op_math_unary(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    double x;
+    const char *fn = strstr(c->name, "::") + 2;
+    if (c->count < 1 || !ts_static_float(L, c->args[0], &x))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of a value known only at run time", c->name);
+    if (strcmp(fn, "floor") == 0)
+        return ret(L, tsv_int(L, (int64_t)floor(x)), out);
+    if (strcmp(fn, "ceil") == 0)
+        return ret(L, tsv_int(L, (int64_t)ceil(x)), out);
+    if (strcmp(fn, "sqrt") == 0)
+        return ret(L, tsv_float(L, sqrt(x)), out);
+    if (strcmp(fn, "log") == 0)
+        return ret(L, tsv_float(L, log(x)), out);
+    if (strcmp(fn, "log2") == 0)
+        return ret(L, tsv_float(L, log2(x)), out);
+    if (strcmp(fn, "exp") == 0)
+        return ret(L, tsv_float(L, exp(x)), out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "unsupported operator '%s'", c->name);
+}
+
+static enum d2_status op_abs(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    if (c->count && ts_is_tensor(c->args[0]))
+        return to_tensor_op(L, "t_abs", c, out);
+    if (c->count && c->args[0]->kind == TSV_INT)
+        return ret(L, tsv_int(L, c->args[0]->u.i < 0 ? -c->args[0]->u.i : c->args[0]->u.i), out);
+    if (c->count && c->args[0]->kind == TSV_FLOAT)
+        return ret(L, tsv_float(L, fabs(c->args[0]->u.f)), out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, c->count ? tsv_describe(c->args[0]) : "nothing");
+}
+
+const struct ts_op_entry ts_ops_scalar[] = {
+    { "aten::add", op_add }, { "aten::sub", op_sub }, { "aten::mul", op_mul }, { "aten::div", op_div },
+    { "aten::floordiv", op_floordiv }, { "aten::floor_divide", op_floordiv }, { "aten::remainder", op_remainder },
+    { "aten::pow", op_pow }, { "aten::neg", op_neg }, { "aten::__not__", op_not },
+    { "aten::eq", op_eq }, { "aten::ne", op_ne }, { "aten::lt", op_lt }, { "aten::le", op_le },
+    { "aten::gt", op_gt }, { "aten::ge", op_ge },
+    { "aten::__and__", op_and }, { "aten::__or__", op_or }, { "aten::__xor__", op_xor },
+    { "aten::bitwise_and", op_and }, { "aten::bitwise_or", op_or }, { "aten::logical_and", op_and },
+    { "aten::logical_or", op_or },
+    { "prim::Int", op_int }, { "aten::Int", op_int }, { "aten::IntImplicit", op_int },
+    { "prim::Float", op_float }, { "aten::Float", op_float }, { "aten::FloatImplicit", op_float },
+    { "prim::Bool", op_bool }, { "aten::Bool", op_bool }, { "aten::item", op_number },
+    { "prim::ImplicitNumber", op_number }, { "aten::ScalarImplicit", op_number },
+    { "prim::NumToTensor", op_num_to_tensor },
+    { "prim::min", op_prim_min }, { "prim::max", op_max }, { "aten::max", op_max }, { "aten::min", op_prim_min },
+    { "prim::abs", op_abs }, { "aten::abs", op_abs },
+    { "aten::len", op_len }, { "aten::__getitem__", op_getitem }, { "aten::_set_item", op_set_item },
+    { "aten::append", op_append }, { "aten::extend", op_extend }, { "aten::insert", op_insert },
+    { "aten::list", op_list }, { "aten::slice", op_slice }, { "aten::__contains__", op_contains },
+    { "aten::get", op_dict_get }, { "aten::keys", op_keys }, { "aten::values", op_values },
+    { "aten::items", op_items },
+    { "aten::__is__", op_is_ }, { "aten::__isnot__", op_isnot },
+    { "aten::str", op_str }, { "aten::format", op_format },
+    { "aten::warn", op_ignore }, { "prim::print", op_ignore }, { "aten::set_grad_enabled", op_ignore },
+    { "aten::is_grad_enabled", op_false }, { "prim::requires_grad", op_false }, { "prim::is_quantized", op_false },
+    { "prim::is_cuda", op_false },
+    { "prim::RaiseException", op_raise },
+    { "aten::device", op_device }, { "prim::device", op_device }, { "prim::dtype", op_prim_dtype },
+    { "aten::dim", op_dim },
+    { "math::floor", op_math_unary }, { "math::ceil", op_math_unary }, { "math::sqrt", op_math_unary },
+    { "math::log", op_math_unary }, { "math::log2", op_math_unary }, { "math::exp", op_math_unary },
+    { NULL, NULL },
+};
+
+ts_op_fn ts_find_op(const char *qualname)
+{
+    static const struct ts_op_entry *const families[] = {
+#define X(fam) ts_ops_##fam,
+        TS_OP_FAMILIES(X)
+#undef X
+    };
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const struct ts_op_entry *e = families[f]; e->name; e++)
+            if (strcmp(e->name, qualname) == 0)
+                return e->fn;
+    return NULL;
+}
