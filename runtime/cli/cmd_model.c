@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_predict.h"
 #include "passes/passes.h"
 #include "runtime/artifact.h"
 #include "runtime/load.h"
@@ -61,11 +62,19 @@ int cli_compile(int argc, char **argv)
     struct d2_graph *g;
     int rc;
 
+    struct d2_model_meta_overrides meta_flags;
     if (cli_wants_help(argc, argv)) {
         fputs(compile_usage, stdout);
+        fputs(cli_meta_flags_usage, stdout);
         return 0;
     }
+    d2_model_meta_overrides_init(&meta_flags);
     for (int i = 1; i < argc; i++) {
+        int meta_flag = cli_meta_flag(argc, argv, &i, &meta_flags); /* --min-size etc. (cmd_run_image.c) */
+        if (meta_flag < 0)
+            return 1;
+        if (meta_flag > 0)
+            continue;
         if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
             if (i + 1 >= argc)
                 return cli_fail("compile: %s needs a file name", argv[i]);
@@ -94,7 +103,10 @@ int cli_compile(int argc, char **argv)
         return rc;
     }
     g = d2_load_model_file_with(model, NULL, &options, NULL, &err);
-    if (!g || d2_artifact_write_file(g, out, &err) != D2_OK) {
+    /* Detector metadata (auto-detected, then the flags) travels in the model.ir. */
+    if (g && cli_meta_apply(g, &meta_flags) != 0) {
+        rc = 1;
+    } else if (!g || d2_artifact_write_file(g, out, &err) != D2_OK) {
         rc = cli_fail("%s", err.message);
     } else {
         printf("wrote %s\n", out);
@@ -102,6 +114,7 @@ int cli_compile(int argc, char **argv)
     }
     d2_graph_free(g);
     free(default_out);
+    cli_meta_overrides_free(&meta_flags);
     return rc;
 }
 
@@ -205,6 +218,7 @@ int cli_inspect(int argc, char **argv)
                "dropped aligned=True, so it computes non-aligned RoIAlign, not detectron2's ROIAlignV2; "
                "use --roialign-aligned (compile, run) to match detectron2 instead of onnxruntime\n",
                d2_graph_get_metadata(g, "opset"));
+    cli_meta_print(g); /* the detector metadata `d2rt run MODEL IMAGE` uses */
     d2_graph_free(g);
     return 0;
 }
