@@ -318,6 +318,17 @@ struct d2_node {
 
 struct d2_metadata_entry { const char *key; const char *value; };
 
+/* Where each intermediate value of a top-level graph lives in one activation arena
+ * (made by passes/memplan.c, stored in model.ir, used by the CPU executor; see
+ * docs/PASSES.md). Allocated in the graph's arena. */
+struct d2_memory_plan {
+    uint64_t arena_bytes;   /* peak: the arena's size */
+    uint64_t naive_bytes;   /* sum of the planned values' sizes (no reuse) */
+    uint32_t num_values;    /* the graph's num_values when planned (else the plan is stale) */
+    int64_t *offsets;       /* per value: byte offset in the arena, or -1 when not planned */
+    uint64_t *sizes;        /* per value: planned bytes (0 when not planned) */
+};
+
 struct d2_graph {
     struct d2_arena arena;            /* nodes' arrays, attrs, names, types */
     const struct d2_allocator *alloc;
@@ -340,6 +351,7 @@ struct d2_graph {
      * d2_graph_free after the constants. NULL release: nothing to do. */
     void (*backing_release)(void *backing);
     void *backing;
+    struct d2_memory_plan *memory_plan; /* top-level graph: NULL when not planned */
 };
 
 struct d2_graph *d2_graph_new(const struct d2_allocator *alloc, struct d2_error *err);

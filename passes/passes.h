@@ -87,5 +87,12 @@ enum d2_status d2_pass_cse(struct d2_graph *g, struct d2_error *err);
 enum d2_status d2_pass_fold_batch_norm(struct d2_graph *g, struct d2_error *err);
 /* conv + relu, conv + add(residual) (+ relu) -> fused_conv (passes/fuse_conv.c). */
 enum d2_status d2_pass_fuse_conv(struct d2_graph *g, struct d2_error *err);
+/* Plan an offset in one activation arena for every statically sized intermediate of
+ * the top-level graph (g->memory_plan; passes/memplan.c). Runs last: any other pass
+ * drops the plan. */
+enum d2_status d2_pass_memplan(struct d2_graph *g, struct d2_error *err);
+/* Check g->memory_plan (if any) independently: values live at the same time never
+ * overlap, sizes match the types, everything fits the arena. D2_ERR_INTERNAL if not. */
+enum d2_status d2_memory_plan_check(const struct d2_graph *g, struct d2_error *err);
 
 #endif

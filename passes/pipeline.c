@@ -26,6 +26,7 @@ static const struct d2_pass pipeline[] = {
     { "fold_batch_norm", d2_pass_fold_batch_norm, false },
     { "fuse_conv", d2_pass_fuse_conv, false },
     { "dce", d2_pass_dce, false },
+    { "memplan", d2_pass_memplan, false }, /* last: other passes drop the plan */
 };
 
 #define PIPELINE_LENGTH (sizeof pipeline / sizeof pipeline[0])
@@ -115,6 +116,8 @@ enum d2_status d2_run_passes(struct d2_graph *g, const struct d2_pass_options *o
             continue;
         if (pass->opt_in && !options->only && !opted_in(pass, options))
             continue;
+        if (pass->run != d2_pass_memplan)
+            g->memory_plan = NULL; /* a plan describes the graph as it was */
         st = pass->run(g, err);
         if (st != D2_OK) {
             d2_error_prefix(err, "pass %s: ", pass->name);

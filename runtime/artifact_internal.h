@@ -22,6 +22,7 @@
 #define D2_AF_MAGIC_SIZE 8
 #define D2_AF_VERSION_MAJOR 1
 #define D2_AF_VERSION_MINOR 0
+#define D2_AF_VERSION_MINOR_PLAN 1 /* written when the file has a memory plan section */
 #define D2_AF_HEADER_SIZE 64
 /* byte offsets within the header */
 #define D2_AF_OFF_MAGIC 0
@@ -49,6 +50,7 @@ enum d2_af_section_kind {
     D2_AF_SECTION_GRAPH = 2,
     D2_AF_SECTION_CONSTANTS = 3,
     D2_AF_SECTION_METADATA = 4,
+    D2_AF_SECTION_MEMORY_PLAN = 5, /* optional, format 1.1 (runtime/artifact_plan.c) */
 };
 
 /* ---- encodings inside sections -------------------------------------------- */
@@ -115,6 +117,12 @@ struct d2_af_sink {
     enum d2_status (*begin)(struct d2_af_sink *sink, uint64_t total_size, struct d2_error *err);
     enum d2_status (*write)(struct d2_af_sink *sink, const void *data, size_t size, struct d2_error *err);
 };
+/* The memory plan section (runtime/artifact_plan.c): encode g->memory_plan (no
+ * section, *data_out NULL, when g has none), and decode one into a loaded g. */
+enum d2_status d2_af_encode_plan(const struct d2_graph *g, const struct d2_allocator *alloc, uint8_t **data_out,
+                                 size_t *size_out, struct d2_error *err);
+enum d2_status d2_af_decode_plan(const uint8_t *data, uint64_t size, struct d2_graph *g, struct d2_error *err);
+
 /* Serializes g into sink; alloc is used for the writer's scratch memory. */
 enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *alloc,
                            struct d2_af_sink *sink, struct d2_error *err);

@@ -33,7 +33,7 @@ struct reader {
     size_t size;
     const struct d2_allocator *alloc;
     struct d2_error *err;
-    struct section strings, graph, constants, metadata;
+    struct section strings, graph, constants, metadata, memory_plan; /* memory_plan optional (1.1) */
     uint32_t num_strings;
     const uint8_t *string_ends;  /* u32 end offset of each string in the blob */
     const char *string_blob;
@@ -650,6 +650,7 @@ static const char *section_name(uint32_t kind)
     case D2_AF_SECTION_GRAPH: return "graph";
     case D2_AF_SECTION_CONSTANTS: return "constants";
     case D2_AF_SECTION_METADATA: return "metadata";
+    case D2_AF_SECTION_MEMORY_PLAN: return "memory plan";
     default: return "unknown";
     }
 }
@@ -688,6 +689,7 @@ static enum d2_status check_sections(struct reader *r, uint32_t count)
         case D2_AF_SECTION_GRAPH: sec = &r->graph; break;
         case D2_AF_SECTION_CONSTANTS: sec = &r->constants; break;
         case D2_AF_SECTION_METADATA: sec = &r->metadata; break;
+        case D2_AF_SECTION_MEMORY_PLAN: sec = &r->memory_plan; break;
         default: break; /* unknown kinds are optional additions of a newer minor version */
         }
         if (sec) {
@@ -754,6 +756,8 @@ struct d2_graph *d2_af_load(const uint8_t *data, size_t size, const struct d2_al
         st = parse_error(&r, "graph section has %" PRIu64 " trailing bytes", remaining(&c));
     if (st == D2_OK)
         st = read_metadata(&r, g);
+    if (st == D2_OK && r.memory_plan.present)
+        st = d2_af_decode_plan(r.memory_plan.data, r.memory_plan.size, g, err);
     if (st != D2_OK) {
         d2_graph_free(g);
         finish_error(err);

@@ -486,22 +486,31 @@ static enum d2_status emit_padding(struct d2_af_sink *sink, uint64_t *pos, uint6
     return D2_OK;
 }
 
+/* memory_plan: the optional memory plan section (kind 5, before the constants), or
+ * NULL; with it the file is version 1.1, without it 1.0 as before. */
 static enum d2_status assemble(struct writer *w, struct bytes *strings, struct bytes *metadata,
-                               struct bytes *desc, uint64_t constants_size, struct d2_af_sink *sink)
+                               struct bytes *desc, uint64_t constants_size, const struct bytes *memory_plan,
+                               struct d2_af_sink *sink)
 {
-    enum { NUM_SECTIONS = 4 };
-    struct section_plan plan[NUM_SECTIONS] = {
+    enum { MAX_SECTIONS = 5 };
+    struct section_plan plan[MAX_SECTIONS] = {
         { D2_AF_SECTION_STRINGS, 0, strings->size, 0, strings },
         { D2_AF_SECTION_METADATA, 0, metadata->size, 0, metadata },
         { D2_AF_SECTION_GRAPH, 0, w->graph.size, 0, &w->graph },
         { D2_AF_SECTION_CONSTANTS, 0, constants_size, 0, NULL },
     };
+    const int NUM_SECTIONS = memory_plan ? 5 : 4;
     uint8_t header[D2_AF_HEADER_SIZE];
-    uint8_t table[NUM_SECTIONS * D2_AF_SECTION_ENTRY_SIZE];
-    uint64_t pos = D2_AF_HEADER_SIZE + sizeof table;
+    uint8_t table[MAX_SECTIONS * D2_AF_SECTION_ENTRY_SIZE];
+    const size_t table_size = (size_t)NUM_SECTIONS * D2_AF_SECTION_ENTRY_SIZE;
+    uint64_t pos = D2_AF_HEADER_SIZE + table_size;
     enum d2_status st;
     XXH64_state_t hash;
 
+    if (memory_plan) { /* small: before the constants, which stay last */
+        plan[4] = plan[3];
+        plan[3] = (struct section_plan){ D2_AF_SECTION_MEMORY_PLAN, 0, memory_plan->size, 0, memory_plan };
+    }
     for (int s = 0; s < NUM_SECTIONS; s++) {
         pos = d2_af_align_up(pos);
         plan[s].offset = pos;
@@ -528,19 +537,19 @@ static enum d2_status assemble(struct writer *w, struct bytes *strings, struct b
     memset(header, 0, sizeof header);
     memcpy(header + D2_AF_OFF_MAGIC, D2_AF_MAGIC, D2_AF_MAGIC_SIZE);
     d2_af_put_u16(header + D2_AF_OFF_VERSION_MAJOR, D2_AF_VERSION_MAJOR);
-    d2_af_put_u16(header + D2_AF_OFF_VERSION_MINOR, D2_AF_VERSION_MINOR);
+    d2_af_put_u16(header + D2_AF_OFF_VERSION_MINOR, memory_plan ? D2_AF_VERSION_MINOR_PLAN : D2_AF_VERSION_MINOR);
     d2_af_put_u32(header + D2_AF_OFF_FLAGS, 0);
     d2_af_put_u64(header + D2_AF_OFF_FILE_SIZE, pos);
     d2_af_put_u32(header + D2_AF_OFF_SECTION_COUNT, NUM_SECTIONS);
-    d2_af_put_u64(header + D2_AF_OFF_TABLE_CHECKSUM, d2_af_hash(table, sizeof table));
+    d2_af_put_u64(header + D2_AF_OFF_TABLE_CHECKSUM, d2_af_hash(table, table_size));
     d2_af_put_u64(header + D2_AF_OFF_HEADER_CHECKSUM, d2_af_hash(header, D2_AF_OFF_HEADER_CHECKSUM));
 
     st = sink->begin(sink, pos, w->err);
     if (st == D2_OK)
         st = sink->write(sink, header, sizeof header, w->err);
     if (st == D2_OK)
-        st = sink->write(sink, table, sizeof table, w->err);
-    pos = D2_AF_HEADER_SIZE + sizeof table;
+        st = sink->write(sink, table, table_size, w->err);
+    pos = D2_AF_HEADER_SIZE + table_size;
     for (int s = 0; s < NUM_SECTIONS && st == D2_OK; s++) {
         st = emit_padding(sink, &pos, plan[s].offset, w->err);
         if (st != D2_OK)
@@ -558,7 +567,7 @@ enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *
                            struct d2_af_sink *sink, struct d2_error *err)
 {
     struct writer w;
-    struct bytes strings, metadata, desc;
+    struct bytes strings, metadata, desc, plan_bytes;
     uint64_t constants_size = 0;
     enum d2_status st;
     if (!g)
@@ -570,6 +579,7 @@ enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *
     memset(&strings, 0, sizeof strings);
     memset(&metadata, 0, sizeof metadata);
     memset(&desc, 0, sizeof desc);
+    memset(&plan_bytes, 0, sizeof plan_bytes);
     strings.alloc = metadata.alloc = desc.alloc = alloc;
 
     st = write_graph(&w, g, 0);
@@ -580,7 +590,9 @@ enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *
     if (st == D2_OK)
         st = build_constant_descriptors(&w, &desc, &constants_size);
     if (st == D2_OK)
-        st = assemble(&w, &strings, &metadata, &desc, constants_size, sink);
+        st = d2_af_encode_plan(g, alloc, &plan_bytes.data, &plan_bytes.size, err);
+    if (st == D2_OK)
+        st = assemble(&w, &strings, &metadata, &desc, constants_size, plan_bytes.data ? &plan_bytes : NULL, sink);
     if (st != D2_OK) {
         d2_error_prefix(err, "writing model.ir: ");
         d2_af_one_line(err);
@@ -588,6 +600,7 @@ enum d2_status d2_af_write(const struct d2_graph *g, const struct d2_allocator *
     d2_free(alloc, strings.data);
     d2_free(alloc, metadata.data);
     d2_free(alloc, desc.data);
+    d2_free(alloc, plan_bytes.data);
     writer_free(&w);
     return st;
 }

@@ -16,6 +16,9 @@
  *      agrees with what the shape function promised;
  *   5. frees each intermediate right after its last use (last uses are computed up
  *      front), so peak memory is the live set, not the whole graph.
+ * When the graph carries a memory plan (passes/memplan.c), step 3 places each planned
+ * output at its offset in one activation arena allocated once per run (zeroed before
+ * the kernel, like fresh storage), so planned values cost no malloc and no free.
  * Errors from shape functions and kernels are prefixed with "node '<name>' (<op>): ".
  * Nothing here is fast; it is the reference that other backends are checked against.
  */
@@ -44,7 +47,14 @@ struct run_state {
     const struct d2_type **in_type_ptrs;
     struct d2_type *out_types;          /* per node output (scratch) */
     struct d2_tensor *out_tensors;
+    /* The graph's memory plan (passes/memplan.c), when it has a valid one: planned
+     * outputs live at their offsets in one arena allocated per run. */
+    const struct d2_memory_plan *plan;
+    void *arena_block;                  /* as allocated */
+    uint8_t *arena;                     /* arena_block aligned to ARENA_ALIGN */
 };
+
+#define ARENA_ALIGN 64
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -189,6 +199,48 @@ static void run_state_free(struct run_state *rs)
     d2_free(a, (void *)rs->in_type_ptrs);
     d2_free(a, rs->out_types);
     d2_free(a, rs->out_tensors);
+    d2_free(a, rs->arena_block);
+}
+
+/* One allocation for every planned value of this run. A plan made for another
+ * version of the graph (value count differs) is ignored. */
+static enum d2_status arena_init(struct run_state *rs, const struct d2_graph *g, struct d2_error *err)
+{
+    const struct d2_memory_plan *plan = g->memory_plan;
+    if (!plan || plan->num_values != g->num_values || plan->arena_bytes == 0 ||
+        plan->arena_bytes > SIZE_MAX - ARENA_ALIGN)
+        return D2_OK;
+    rs->arena_block = d2_alloc(rs->alloc, (size_t)plan->arena_bytes + ARENA_ALIGN);
+    if (!rs->arena_block)
+        return d2_errorf(err, D2_ERR_NOMEM, "out of memory allocating the %llu-byte activation arena",
+                         (unsigned long long)plan->arena_bytes);
+    rs->arena = (uint8_t *)(((uintptr_t)rs->arena_block + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+    rs->plan = plan;
+    return D2_OK;
+}
+
+/* Storage for output value v of static type t: its planned place in the arena when
+ * the plan has one of exactly this size (zeroed, borrowed: owns_data false), else
+ * the heap. */
+static enum d2_status alloc_output(struct run_state *rs, d2_value_id v, const struct d2_type *t,
+                                   struct d2_tensor *out, struct d2_error *err)
+{
+    int64_t numel = d2_type_numel(t);
+    size_t esize = d2_dtype_size(t->dtype);
+    if (rs->plan && rs->plan->offsets[v] >= 0 && numel >= 0 && esize &&
+        (uint64_t)numel <= UINT64_MAX / esize && (uint64_t)numel * esize == rs->plan->sizes[v]) {
+        memset(out, 0, sizeof *out);
+        out->dtype = t->dtype;
+        out->rank = t->rank;
+        for (int32_t d = 0; d < t->rank; d++)
+            out->dims[d] = t->dims[d];
+        out->nbytes = (size_t)rs->plan->sizes[v];
+        out->data = rs->arena + rs->plan->offsets[v];
+        out->owns_data = false;
+        memset(out->data, 0, out->nbytes);
+        return D2_OK;
+    }
+    return d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
 }
 
 /* Check every node has a kernel and a shape function before computing anything,
@@ -347,7 +399,7 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
         const struct d2_type *t = &rs->out_types[j];
         struct d2_tensor *out = &rs->out_tensors[j];
         if (d2_type_is_static(t) && t->dtype != D2_DTYPE_UNDEFINED && !(info->flags & D2_OPF_CONTROL)) {
-            st = d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
+            st = alloc_output(rs, n->outputs[j], t, out, err);
             if (st != D2_OK)
                 goto fail;
         } else {
@@ -432,6 +484,8 @@ enum d2_status d2_executor_run(struct d2_executor *ex, const struct d2_graph *g,
     rs.alloc = ex->alloc;
     rs.g = g;
     st = run_state_init(&rs, g, inputs, err);
+    if (st == D2_OK)
+        st = arena_init(&rs, g, err);
     for (uint32_t i = 0; st == D2_OK && i < g->num_nodes; i++)
         st = run_node(ex, &rs, i, err);
 
