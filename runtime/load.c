@@ -220,8 +220,12 @@ struct d2_graph *d2_load_model_file_with(const char *path, const struct d2_alloc
         break;
     }
     case D2_FORMAT_TORCHSCRIPT:
-        d2_errorf(err, D2_ERR_UNSUPPORTED, "'%s' is a %s model, which d2rt cannot import yet", path,
-                  d2_model_format_name(format));
+        /* The importer maps the file itself; constants borrow the mapping. */
+        g = d2_torchscript_import_file(path, NULL, alloc, err);
+        if (g && d2_compile_source_with(g, options, err) != D2_OK) {
+            d2_graph_free(g);
+            g = NULL;
+        }
         break;
     default:
         if (size == 0)

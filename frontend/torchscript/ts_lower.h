@@ -54,6 +54,7 @@ enum tsv_kind {
     TSV_OBJECT,   /* u.object: instance of a scripted class */
     TSV_QUALNAME, /* u.s: dotted name ("torch", "ops.aten", "__torch__.x.f", "CONSTANTS") */
     TSV_UNINIT,   /* uninitialized(T): a placeholder on a path that raises */
+    TSV_SLOT,     /* internal (ts_lower_stmt.c): output slot u.i of an `if` being built */
 };
 
 /* Python scalar types of TSV_SCALAR. */
@@ -92,6 +93,7 @@ struct tsv_seq { struct tsv **items; uint32_t count, cap; };
 struct tsv_dict { struct tsv **keys, **values; uint32_t count, cap; };
 
 struct ts_instance {
+    uint64_t born;              /* creation order, as for struct tsv */
     const char *class_name;     /* qualified */
     const struct ts_class *cls; /* its parsed class */
     const char **names;
@@ -101,6 +103,7 @@ struct ts_instance {
 
 struct tsv {
     enum tsv_kind kind;
+    uint64_t born;              /* creation order (L->epoch), to tell containers made inside a branch */
     union {
         bool b;
         int64_t i;
@@ -177,6 +180,8 @@ struct ts_lower {
     /* Bumped whenever a list, dict or object is mutated: a dynamic branch that mutates
      * one cannot be lowered (the mutation would have to become data). */
     uint64_t container_mutations;
+    uint64_t epoch;        /* values created so far */
+    uint64_t region_floor; /* epoch when the innermost run-time branch began (0: none) */
 };
 
 /* ---- errors (ts_lower_value.c) ---- */
@@ -209,6 +214,9 @@ struct ts_instance *ts_instance_new(struct ts_lower *L, const char *class_name, 
 struct tsv *ts_instance_get(const struct ts_instance *o, const char *name);
 bool ts_instance_set(struct ts_lower *L, struct ts_instance *o, const char *name, struct tsv *v);
 char *ts_strdup(struct ts_lower *L, const char *s);
+/* Record that a list, dict or object created at `born` is being mutated: inside a
+ * run-time branch, mutating one that existed before the branch cannot be lowered. */
+void ts_note_mutation(struct ts_lower *L, uint64_t born);
 char *ts_strcat3(struct ts_lower *L, const char *a, const char *b, const char *c);
 
 /* ---- environments (ts_lower_value.c) ---- */

@@ -329,6 +329,17 @@ enum d2_status ts_call_value(struct ts_lower *L, struct tsv *fn, struct ts_call 
                 return L->err->code;
             return D2_OK;
         }
+        /* Library functions with a native lowering ("fn::<qualified name>") are not
+         * inlined: torchvision's batched_nms picks an algorithm by input size at run
+         * time, and the IR has the op itself. */
+        {
+            const char *native = ts_strcat3(L, "fn::", fn->u.s, "");
+            ts_op_fn op_fn = native ? ts_find_op(native) : NULL;
+            if (op_fn) {
+                call->name = native;
+                return op_fn(L, call, out);
+            }
+        }
         const struct ts_def *def;
         enum d2_status st = ts_find_function(L, fn->u.s, &def);
         if (st != D2_OK)

@@ -87,7 +87,7 @@ static enum d2_status assign(struct ts_lower *L, struct ts_env *env, const struc
                 call.count = 1;
                 return ts_call_def(L, def, obj, &call, &ignored);
             }
-            L->container_mutations++;
+            ts_note_mutation(L, obj->u.object->born);
             return ts_instance_set(L, obj->u.object, ts_strdup(L, target->u.attr.name), v) ? D2_OK : L->err->code;
         }
         return ts_fail(L, D2_ERR_UNSUPPORTED, "cannot set attribute '%s' of a %s value", target->u.attr.name,
@@ -149,7 +149,7 @@ static enum d2_status lower_branch(struct ts_lower *L, const struct ts_env *env,
 {
     struct ts_frame *parent = L->frame;
     uint32_t mark = L->num_writes;
-    uint64_t mutations = L->container_mutations;
+    uint64_t mutations = L->container_mutations, saved_floor = L->region_floor;
     enum ts_flow flow = TS_FLOW_NEXT;
     struct tsv *ret = NULL;
     enum d2_status st;
@@ -163,7 +163,9 @@ static enum d2_status lower_branch(struct ts_lower *L, const struct ts_env *env,
     if (!ts_env_copy(L, &r->env, env))
         return L->err->code;
     L->frame = &r->frame;
+    L->region_floor = L->epoch;
     st = block ? ts_exec_block(L, &r->env, block, &flow, &ret) : D2_OK;
+    L->region_floor = saved_floor;
     L->frame = parent;
     if (st != D2_OK)
         return st;
@@ -258,50 +260,78 @@ static enum d2_status add_slot(struct ts_lower *L, struct merge_state *m, struct
     return D2_OK;
 }
 
-/* Plan the merge of two branch values; *plan receives a tsv shaped like the result in
- * which every leaf that differs is a TSV_INT placeholder naming its slot (kind
- * TSV_UNINIT marks "slot"). */
+/* Plan the merge of two branch values: *plan is shaped like the result, with a
+ * TSV_SLOT (u.i = output slot) at every leaf where the branches differ. */
 static enum d2_status plan_merge(struct ts_lower *L, struct merge_state *m, struct tsv *a, struct tsv *b,
-                                 struct tsv **plan)
+                                 struct tsv **plan, uint32_t depth)
 {
     bool known;
     enum d2_status st;
-    if (a == b || (tsv_static_equal(a, b, &known) && known && a->kind != TSV_LIST && a->kind != TSV_DICT)) {
+    if (depth > 32)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "values nested too deeply in a branch on a run-time condition");
+    if (a == b || (tsv_static_equal(a, b, &known) && known && a->kind != TSV_LIST && a->kind != TSV_DICT &&
+                   a->kind != TSV_OBJECT)) {
         *plan = a;
         return D2_OK;
     }
     if ((a->kind == TSV_TUPLE || a->kind == TSV_LIST) && a->kind == b->kind && a->u.seq.count == b->u.seq.count) {
         *plan = tsv_seq_new(L, a->kind, a->u.seq.count);
         for (uint32_t i = 0; *plan && i < a->u.seq.count; i++)
-            if ((st = plan_merge(L, m, a->u.seq.items[i], b->u.seq.items[i], &(*plan)->u.seq.items[i])) != D2_OK)
+            if ((st = plan_merge(L, m, a->u.seq.items[i], b->u.seq.items[i], &(*plan)->u.seq.items[i], depth + 1)) !=
+                D2_OK)
                 return st;
         return *plan ? D2_OK : L->err->code;
+    }
+    if (a->kind == TSV_OBJECT && b->kind == TSV_OBJECT && strcmp(a->u.object->class_name, b->u.object->class_name) == 0 &&
+        a->u.object->count == b->u.object->count) {
+        /* two instances of one class (a Boxes filtered in one branch only): merge field by field */
+        struct ts_instance *o = ts_instance_new(L, a->u.object->class_name, a->u.object->cls);
+        if (!o || !(*plan = tsv_new(L, TSV_OBJECT)))
+            return L->err->code;
+        (*plan)->u.object = o;
+        for (uint32_t i = 0; i < a->u.object->count; i++) {
+            const char *name = a->u.object->names[i];
+            struct tsv *bv = ts_instance_get(b->u.object, name), *fv;
+            if (!bv)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "branches give objects of class '%s' with different fields",
+                               a->u.object->class_name);
+            if ((st = plan_merge(L, m, a->u.object->values[i], bv, &fv, depth + 1)) != D2_OK)
+                return st;
+            if (!ts_instance_set(L, o, name, fv))
+                return L->err->code;
+        }
+        return D2_OK;
     }
     struct tsv *pair[2] = { a, b };
     uint32_t slot;
     if ((st = add_slot(L, m, pair, &slot)) != D2_OK)
         return st;
-    *plan = tsv_new(L, TSV_UNINIT);
+    *plan = tsv_new(L, TSV_SLOT);
     if (!*plan)
         return L->err->code;
-    (*plan)->u.i = slot; /* placeholder: resolved after the node exists */
+    (*plan)->u.i = slot; /* resolved after the node exists */
     return D2_OK;
 }
 
-static struct tsv *resolve_plan(struct ts_lower *L, struct merge_state *m, struct tsv *plan, const d2_value_id *outs)
+static struct tsv *resolve_plan(struct ts_lower *L, struct merge_state *m, struct tsv *plan, const d2_value_id *outs,
+                                uint32_t depth)
 {
-    if (plan->kind == TSV_UNINIT && plan->u.i >= 0 && (uint64_t)plan->u.i < m->num_outs) {
+    if (depth > 32)
+        return plan;
+    if (plan->kind == TSV_SLOT) {
         uint32_t slot = (uint32_t)plan->u.i;
         if (m->slot_is_tensor[slot])
             return tsv_tensor(L, outs[slot]);
         return tsv_scalar(L, ts_here(L, outs[slot]), m->slot_types[slot]);
     }
-    if ((plan->kind == TSV_TUPLE || plan->kind == TSV_LIST)) {
-        for (uint32_t i = 0; i < plan->u.seq.count; i++) {
-            plan->u.seq.items[i] = resolve_plan(L, m, plan->u.seq.items[i], outs);
-            if (!plan->u.seq.items[i])
+    if (plan->kind == TSV_TUPLE || plan->kind == TSV_LIST) {
+        for (uint32_t i = 0; i < plan->u.seq.count; i++)
+            if (!(plan->u.seq.items[i] = resolve_plan(L, m, plan->u.seq.items[i], outs, depth + 1)))
                 return NULL;
-        }
+    } else if (plan->kind == TSV_OBJECT) {
+        for (uint32_t i = 0; i < plan->u.object->count; i++)
+            if (!(plan->u.object->values[i] = resolve_plan(L, m, plan->u.object->values[i], outs, depth + 1)))
+                return NULL;
     }
     return plan;
 }
@@ -400,7 +430,7 @@ static enum d2_status lower_dynamic_if(struct ts_lower *L, struct ts_env *env, c
         if (a->kind == TSV_UNINIT || b->kind == TSV_UNINIT)
             continue;
         names[num_names] = name;
-        if ((st = plan_merge(L, &m, a, b, &plans[num_names])) != D2_OK)
+        if ((st = plan_merge(L, &m, a, b, &plans[num_names], 0)) != D2_OK)
             goto fail;
         num_names++;
     }
@@ -434,7 +464,7 @@ static enum d2_status lower_dynamic_if(struct ts_lower *L, struct ts_env *env, c
             if ((st = add_slot(L, &m, vals, &slot)) != D2_OK)
                 goto fail;
             cells[num_cells] = cell;
-            cell_plans[num_cells] = tsv_new(L, TSV_UNINIT);
+            cell_plans[num_cells] = tsv_new(L, TSV_SLOT);
             if (!cell_plans[num_cells]) {
                 st = L->err->code;
                 goto fail;
@@ -480,7 +510,7 @@ static enum d2_status lower_dynamic_if(struct ts_lower *L, struct ts_env *env, c
     if ((st = ts_finish(L, node, outs)) != D2_OK)
         return st;
     for (uint32_t i = 0; i < num_names; i++)
-        if (!(plans[i] = resolve_plan(L, &m, plans[i], outs)))
+        if (!(plans[i] = resolve_plan(L, &m, plans[i], outs, 0)))
             return L->err->code;
     for (uint32_t i = 0; i < num_cells; i++) {
         struct tsv holder;

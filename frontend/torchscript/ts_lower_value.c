@@ -25,7 +25,7 @@ const char *tsv_kind_name(enum tsv_kind k)
 {
     static const char *const names[] = {
         "None", "bool", "int", "float", "str", "Device", "number", "Tensor", "tuple", "list", "dict",
-        "module", "object", "name", "uninitialized",
+        "module", "object", "name", "uninitialized", "slot",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -54,7 +54,14 @@ struct tsv *tsv_new(struct ts_lower *L, enum tsv_kind kind)
         return NULL;
     }
     v->kind = kind;
+    v->born = ++L->epoch;
     return v;
+}
+
+void ts_note_mutation(struct ts_lower *L, uint64_t born)
+{
+    if (born <= L->region_floor)
+        L->container_mutations++;
 }
 
 struct tsv *tsv_none(struct ts_lower *L) { return tsv_new(L, TSV_NONE); }
@@ -299,6 +306,7 @@ struct ts_instance *ts_instance_new(struct ts_lower *L, const char *class_name, 
     }
     o->class_name = class_name;
     o->cls = cls;
+    o->born = ++L->epoch;
     return o;
 }
 

@@ -677,7 +677,7 @@ static enum d2_status op_set_item(struct ts_lower *L, struct ts_call *c, struct 
     if (st != D2_OK)
         return st;
     a = c->args[0];
-    L->container_mutations++;
+    ts_note_mutation(L, a->born);
     if (a->kind == TSV_LIST && static_index(L, c->args[1], a->u.seq.count, &i)) {
         a->u.seq.items[i] = c->args[2];
         return ret(L, tsv_none(L), out);
@@ -694,7 +694,7 @@ static enum d2_status op_append(struct ts_lower *L, struct ts_call *c, struct ts
         return st;
     if (c->args[0]->kind != TSV_LIST)
         return ts_fail(L, D2_ERR_UNSUPPORTED, "append to %s", tsv_describe(c->args[0]));
-    L->container_mutations++;
+    ts_note_mutation(L, c->args[0]->born);
     return ret(L, tsv_seq_push(L, c->args[0], c->args[1]) ? c->args[0] : NULL, out);
 }
 
@@ -705,7 +705,7 @@ static enum d2_status op_extend(struct ts_lower *L, struct ts_call *c, struct ts
         return st;
     if (c->args[0]->kind != TSV_LIST || !int_sequence(c->args[1]))
         return ts_fail(L, D2_ERR_UNSUPPORTED, "extend of %s", tsv_describe(c->args[0]));
-    L->container_mutations++;
+    ts_note_mutation(L, c->args[0]->born);
     struct tsv *src = c->args[1];
     uint32_t n = src->u.seq.count;
     for (uint32_t i = 0; i < n; i++)
@@ -724,7 +724,7 @@ static enum d2_status op_insert(struct ts_lower *L, struct ts_call *c, struct ts
     l = c->args[0];
     if (l->kind != TSV_LIST || !ts_static_int(L, c->args[1], &pos))
         return ts_fail(L, D2_ERR_UNSUPPORTED, "insert into %s", tsv_describe(l));
-    L->container_mutations++;
+    ts_note_mutation(L, l->born);
     if (pos < 0)
         pos += l->u.seq.count;
     if (pos < 0)
@@ -930,6 +930,13 @@ static enum d2_status op_device(struct ts_lower *L, struct ts_call *c, struct ts
     return ret(L, v, out);
 }
 
+static enum d2_status op_prim_type(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    if (c->count && (c->args[0]->kind == TSV_DEVICE || c->args[0]->kind == TSV_STR))
+        return ret(L, tsv_str(L, c->args[0]->u.s), out);
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, c->count ? tsv_describe(c->args[0]) : "nothing");
+}
+
 static enum d2_status op_prim_dtype(struct ts_lower *L, struct ts_call *c, struct tsv **out)
 {
     d2_value_id x = ts_tensor_arg(L, c, 0, "a");
@@ -1008,6 +1015,7 @@ const struct ts_op_entry ts_ops_scalar[] = {
     { "prim::is_cuda", op_false },
     { "prim::RaiseException", op_raise },
     { "aten::device", op_device }, { "prim::device", op_device }, { "prim::dtype", op_prim_dtype },
+    { "prim::type", op_prim_type },
     { "aten::dim", op_dim },
     { "math::floor", op_math_unary }, { "math::ceil", op_math_unary }, { "math::sqrt", op_math_unary },
     { "math::log", op_math_unary }, { "math::log2", op_math_unary }, { "math::exp", op_math_unary },

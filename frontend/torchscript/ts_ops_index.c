@@ -116,6 +116,17 @@ static enum d2_status index_(struct ts_lower *L, struct ts_call *c, struct tsv *
     struct index_spec s;
     d2_value_id x;
     enum d2_status st;
+    if (self && (self->kind == TSV_LIST || self->kind == TSV_TUPLE) && c->count == 2) {
+        /* list.index(value): the first position holding value */
+        for (uint32_t i = 0; i < self->u.seq.count; i++) {
+            bool known;
+            if (tsv_static_equal(self->u.seq.items[i], c->args[1], &known) && known)
+                return ret(L, tsv_int(L, i), out);
+            if (!known)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "list.index() of a value known only at run time");
+        }
+        return ts_fail(L, D2_ERR_PARSE, "list.index(): %s is not in the list", tsv_describe(c->args[1]));
+    }
     if (!ts_is_tensor(self))
         return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, tsv_describe(self));
     x = ts_use(L, self);

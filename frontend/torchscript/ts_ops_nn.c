@@ -485,6 +485,30 @@ static enum d2_status tv_nms(struct ts_lower *L, struct ts_call *c, struct tsv *
     return ts_ret_tensor(L, r, out);
 }
 
+/* torchvision.ops.boxes.batched_nms(boxes, scores, idxs, iou_threshold): NMS within
+ * each idxs class, kept indices by decreasing score (torchvision's result whichever
+ * of its two algorithms it picks). */
+static enum d2_status tv_batched_nms(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *boxes = ts_arg(c, 0, "boxes"), *scores = ts_arg(c, 1, "scores"), *idxs = ts_arg(c, 2, "idxs");
+    struct tsv *iou = ts_arg(c, 3, "iou_threshold");
+    double thr;
+    d2_value_id in[3], r;
+    int32_t node;
+    if (!ts_is_tensor(boxes) || !ts_is_tensor(scores) || !ts_is_tensor(idxs) || !iou || !ts_static_float(L, iou, &thr))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "batched_nms(boxes, scores, idxs, iou_threshold) with a static threshold");
+    in[0] = ts_use(L, boxes);
+    in[1] = ts_cast(L, ts_use(L, scores), ts_type(L, in[0])->dtype);
+    in[2] = ts_cast(L, ts_use(L, idxs), D2_DTYPE_I64);
+    node = ts_node(L, D2_OP_BOX_BATCHED_NMS, 3, in, 1);
+    if (node < 0)
+        return L->err->code;
+    ((struct d2_attrs_box_nms *)ts_attrs(L, node))->iou_threshold = thr;
+    if (ts_finish(L, node, &r) != D2_OK)
+        return L->err->code;
+    return ts_ret_tensor(L, r, out);
+}
+
 /* roi_align(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned) */
 static enum d2_status tv_roi_align(struct ts_lower *L, struct ts_call *c, struct tsv **out)
 {
@@ -564,6 +588,7 @@ const struct ts_op_entry ts_ops_nn[] = {
     { "aten::leaky_relu", leaky_relu }, { "aten::leaky_relu_", leaky_relu }, { "aten::hardtanh", hardtanh },
     { "aten::gelu", gelu }, { "aten::silu", silu },
     { "torchvision::nms", tv_nms }, { "torchvision::roi_align", tv_roi_align },
+    { "fn::__torch__.torchvision.ops.boxes.batched_nms", tv_batched_nms },
     { "aten::grid_sampler", grid_sampler },
     { NULL, NULL },
 };
