@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# End-to-end predictor path: `d2rt run MODEL IMAGE` (decode, EXIF, ResizeShortestEdge, model,
+# detector_postprocess) must reproduce detectron2's DefaultPredictor answers in
+# ../shared/fixtures/predictor/<model>/<stem>/ (tests/tools/compare_instances.c: detections
+# matched by class, boxes within 2e-2 px, scores within 1e-5, masks: <= 1% of the true
+# pixels differ; tolerances from the fixtures README).
+#   - ONNX tracing exports (input fixed at 3x375x320: grace_hopper only): mask_rcnn with
+#     --roialign-aligned (the opset-11 export lost aligned=True; DefaultPredictor has it),
+#     retinanet; also through a model.ir compiled with the metadata flags.
+#   - Caffe2 faster_rcnn NetDef: its boxes/scores/classes equal mask_rcnn's (same weights,
+#     fixtures README), on both images; padding with the pixel mean (default) equals
+#     DefaultPredictor, zero padding (Caffe2's own convention) must differ; two images in
+#     one call give the same per-image answers as one by one.
+#   - --json / --vis / --score-thresh produce their files and filter.
+# The TorchScript exports are checked when the TorchScript frontend can load them.
+# Usage: tests/e2e_predictor.sh BUILD_DIR
+set -u
+build=${1:-build}
+d2rt=$build/d2rt
+cmp=$build/tests/tools/compare_instances
+shared=${D2RT_SHARED:-../shared}/fixtures
+images=$shared/predictor/images
+pred=$shared/predictor
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+size="--min-size 320 --max-size 512"   # the fixtures' INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST
+
+# check name "run args" out_subdir ref_dir compare-args...
+check() {
+  local name=$1 args=$2 sub=$3 ref=$4; shift 4
+  local out=$tmp/$name
+  # shellcheck disable=SC2086 # args is a word list
+  if ! "$d2rt" run $args --out "$out" >"$tmp/$name.log" 2>&1; then
+    echo "FAIL $name: d2rt run: $(tail -1 "$tmp/$name.log")"; fail=1; return
+  fi
+  if r=$("$cmp" "$out/$sub" "$ref" "$@"); then echo "ok   $name: $r"; else echo "FAIL $name: $r"; fail=1; fi
+}
+check_differs() {
+  local name=$1 args=$2 sub=$3 ref=$4; shift 4
+  local out=$tmp/$name
+  # shellcheck disable=SC2086
+  if ! "$d2rt" run $args --out "$out" >"$tmp/$name.log" 2>&1; then
+    echo "FAIL $name: d2rt run: $(tail -1 "$tmp/$name.log")"; fail=1; return
+  fi
+  if r=$("$cmp" "$out/$sub" "$ref" "$@"); then echo "FAIL $name: matched, expected a difference: $r"; fail=1
+  else echo "ok   $name (differs as expected): $r"; fi
+}
+
+gh=$images/grace_hopper.jpg
+flip=$images/grace_hopper_fliprot90.png
+mask_onnx=$shared/detectron2/mask_rcnn/tracing_onnx/model.onnx
+retina_onnx=$shared/detectron2/retinanet/tracing_onnx/model.onnx
+c2=$shared/detectron2-caffe2/faster_rcnn/caffe2/model.pb
+
+check mask_rcnn_onnx_grace_hopper "$mask_onnx $gh $size --roialign-aligned" 0 "$pred/mask_rcnn/grace_hopper"
+check retinanet_onnx_grace_hopper "$retina_onnx $gh $size" 0 "$pred/retinanet/grace_hopper"
+# Without --roialign-aligned the ONNX file computes legacy RoIAlign: not DefaultPredictor.
+check_differs mask_rcnn_onnx_legacy_roialign "$mask_onnx $gh $size" 0 "$pred/mask_rcnn/grace_hopper"
+
+# A model.ir compiled with the metadata needs no flags at run time.
+if "$d2rt" compile "$mask_onnx" --roialign-aligned $size -o "$tmp/mask.ir" >"$tmp/compile.log" 2>&1; then
+  check mask_rcnn_ir_grace_hopper "$tmp/mask.ir $gh" 0 "$pred/mask_rcnn/grace_hopper"
+  if ! "$d2rt" inspect "$tmp/mask.ir" | grep -q '^meta "min_size" = "320"'; then
+    echo "FAIL mask_rcnn_ir_metadata: inspect does not show min_size 320"; fail=1
+  else echo "ok   mask_rcnn_ir_metadata"; fi
+else
+  echo "FAIL mask_rcnn_ir: d2rt compile: $(tail -1 "$tmp/compile.log")"; fail=1
+fi
+# The fixed 375x320 input refuses an image of another size with a clear message.
+if "$d2rt" run "$mask_onnx" "$flip" $size >"$tmp/fixed.log" 2>&1 || ! grep -q 'fixed shape' "$tmp/fixed.log"; then
+  echo "FAIL onnx_fixed_shape_error: $(tail -1 "$tmp/fixed.log")"; fail=1
+else echo "ok   onnx_fixed_shape_error"; fi
+
+for stem in grace_hopper grace_hopper_fliprot90; do
+  img=$gh; [ $stem = grace_hopper ] || img=$flip
+  check caffe2_faster_rcnn_$stem "$c2 $img $size" 0 "$pred/mask_rcnn/$stem" boxes_only
+done
+check_differs caffe2_faster_rcnn_zero_pad "$c2 $gh $size --pad-value zero" 0 "$pred/mask_rcnn/grace_hopper" boxes_only
+# Two images in one call: the same per-image answers as one by one.
+check caffe2_two_images_0 "$c2 $gh $flip $size" 0 "$pred/mask_rcnn/grace_hopper" boxes_only
+if [ -d "$tmp/caffe2_two_images_0/1" ]; then
+  if r=$("$cmp" "$tmp/caffe2_two_images_0/1" "$tmp/caffe2_faster_rcnn_grace_hopper_fliprot90/0" same); then
+    echo "ok   caffe2_two_images_1: $r"; else echo "FAIL caffe2_two_images_1: $r"; fail=1; fi
+fi
+
+# TorchScript exports (shape-generic: both images), when the frontend loads them.
+for model in mask_rcnn retinanet; do
+  ts=$shared/detectron2/$model/tracing_torchscript/model.ts
+  if ! "$d2rt" inspect "$ts" >/dev/null 2>&1; then
+    echo "skip $model tracing_torchscript: d2rt cannot load TorchScript yet"; continue
+  fi
+  check ${model}_ts_grace_hopper "$ts $gh $size" 0 "$pred/$model/grace_hopper"
+  check ${model}_ts_fliprot90 "$ts $flip $size" 0 "$pred/$model/grace_hopper_fliprot90"
+done
+
+# Output files: --json, --vis, --score-thresh.
+if "$d2rt" run "$retina_onnx" "$gh" $size --score-thresh 0.25 --json "$tmp/r.json" --vis "$tmp/r.png" \
+     --out "$tmp/thresh" >"$tmp/files.log" 2>&1 \
+   && [ -s "$tmp/r.png" ] && grep -q '"category_id"' "$tmp/r.json" \
+   && n=$(grep -o '"score"' "$tmp/r.json" | wc -l) && [ "$n" -gt 0 ] && [ "$n" -lt 100 ]; then
+  echo "ok   json_vis_score_thresh: $n detections above 0.25"
+else
+  echo "FAIL json_vis_score_thresh: $(tail -1 "$tmp/files.log")"; fail=1
+fi
+exit $fail
