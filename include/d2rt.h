@@ -129,6 +129,16 @@ struct d2rt_compile_options {
      * silently switched to (torchvision drops aligned=True there). Use it to match
      * detectron2 itself; leave it 0 to match onnxruntime. */
     int roialign_aligned;
+    /* Nonzero: specialize the model to this batch size / image height / width (the
+     * image input's dims; docs/PASSES.md specialize_shapes). The model then accepts
+     * only inputs of that size, and its shape arithmetic is computed at compile time.
+     * 0: the dim stays dynamic (the default). */
+    int64_t batch, height, width;
+    /* Optional: after the pass named dump_after ("all": every pass), dump receives the
+     * pass name and the IR text (debugging the compiler; docs/PASSES.md). */
+    const char *dump_after;
+    void (*dump)(void *user, const char *pass, const char *ir_text);
+    void *dump_user;
 };
 /* d2rt_model_load_with plus compile options (NULL: defaults). A compiled model.ir
  * was compiled already: with an option set it fails with D2RT_ERR_INVALID_ARG. */

@@ -77,6 +77,14 @@ enum d2_status d2_compile_source_with(struct d2_graph *g, const struct d2_compil
                                       struct d2_error *err)
 {
     struct d2_pass_options pass_options = { .roialign_aligned = options && options->roialign_aligned };
+    if (options) {
+        enum d2_status st = d2_request_shape_specialization(g, options->batch, options->height, options->width, err);
+        if (st != D2_OK)
+            return st;
+        pass_options.dump_after = options->dump_after;
+        pass_options.dump = options->dump;
+        pass_options.dump_user = options->dump_user;
+    }
     return d2_run_passes(g, &pass_options, err);
 }
 
@@ -169,6 +177,12 @@ struct d2_graph *d2_load_model_file_with(const char *path, const struct d2_alloc
         *format_out = format;
     switch (format) {
     case D2_FORMAT_D2RT_IR:
+        if (options && (options->batch || options->height || options->width)) {
+            d2_errorf(err, D2_ERR_INVALID_ARG,
+                      "already compiled; shape specialization (batch, size) applies when compiling a source model, "
+                      "not to a model.ir");
+            break;
+        }
         if (options && options->roialign_aligned) {
             /* Its passes ran when it was compiled; refuse rather than ignore the option. */
             d2_errorf(err, D2_ERR_INVALID_ARG,

@@ -31,6 +31,14 @@ struct d2_compile_options {
     bool roialign_aligned;
     /* Caffe2 NetDef: the init net (weights) file; NULL looks beside the predict net. */
     const char *caffe2_init_path;
+    /* Shape specialization (passes/specialize_shapes.c): nonzero binds the image
+     * input's batch size, height or width to that constant; 0 leaves it dynamic. */
+    int64_t batch, height, width;
+    /* Receive the IR text after the pass named dump_after ("all": after every pass);
+     * see struct d2_pass_options. */
+    const char *dump_after;
+    void (*dump)(void *user, const char *pass, const char *ir_text);
+    void *dump_user;
 };
 
 /* Run the compile pipeline on a freshly imported or parsed graph. */

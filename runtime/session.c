@@ -95,6 +95,14 @@ d2rt_status d2rt_model_load_ex(const char *path, const struct d2rt_allocator *al
                                const struct d2rt_compile_options *options, d2rt_model **model_out)
 {
     struct d2_compile_options compile = { .roialign_aligned = options && options->roialign_aligned };
+    if (options) {
+        compile.batch = options->batch;
+        compile.height = options->height;
+        compile.width = options->width;
+        compile.dump_after = options->dump_after;
+        compile.dump = options->dump;
+        compile.dump_user = options->dump_user;
+    }
     struct d2_allocator a = to_internal(alloc);
     d2rt_model *m;
     if (!model_out)

@@ -113,5 +113,23 @@ if expect_ok "inspect onnx" "$d2rt" inspect "$model"; then
   [ "${params:-0}" -ge 122 ] && [ "${params:-0}" -lt 140 ] || bad "inspect parameter count: '$params'"
 fi
 
+# ---- compiler flags (docs/PASSES.md): specialization, IR dumps, the memory plan ----
+expect_error "compile --size bad" "not HEIGHTxWIDTH" "$d2rt" compile "$model" -o "$work/s.ir" --size 8by8
+expect_error "compile --batch bad" "not a batch size" "$d2rt" compile "$model" -o "$work/s.ir" --batch 0
+expect_error "compile --dump-after unknown" "unknown pass 'nope'" "$d2rt" compile "$model" -o "$work/s.ir" --dump-after nope
+if expect_ok "compile --dump-after dce" "$d2rt" compile "$model" -o "$work/d.ir" --dump-after dce; then
+  [ "$(grep -c '^# ---- IR after pass' "$work/out")" -eq 1 ] && grep -q '^# ---- IR after pass dce ----' "$work/out" ||
+    bad "--dump-after dce prints the IR once, after dce"
+fi
+if expect_ok "compile --dump-after all" "$d2rt" compile "$model" -o "$work/d.ir" --dump-after all; then
+  grep -q '^# ---- IR after pass fold_constants ----' "$work/out" && grep -q '^# ---- IR after pass memplan ----' "$work/out" ||
+    bad "--dump-after all dumps after every pass"
+fi
+if expect_ok "inspect shows the memory plan" "$d2rt" inspect "$work/d.ir"; then
+  grep -Eq '^# activation memory: peak [0-9]+ bytes .* naive sum [0-9]+ bytes' "$work/out" ||
+    bad "inspect prints the planned peak and the naive sum"
+fi
+expect_error "run model.ir --size" "already compiled" "$d2rt" run "$work/d.ir" --size 8x8
+
 echo "cli tests: $pass passed, $fail failed"
 [ $fail -eq 0 ]

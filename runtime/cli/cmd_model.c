@@ -63,17 +63,20 @@ int cli_compile(int argc, char **argv)
     int rc;
 
     struct d2_model_meta_overrides meta_flags;
+    struct cli_compile_flags compile_flags = { 0 };
     if (cli_wants_help(argc, argv)) {
         fputs(compile_usage, stdout);
+        fputs(cli_compile_flags_usage, stdout);
         fputs(cli_meta_flags_usage, stdout);
         return 0;
     }
     d2_model_meta_overrides_init(&meta_flags);
     for (int i = 1; i < argc; i++) {
         int meta_flag = cli_meta_flag(argc, argv, &i, &meta_flags); /* --min-size etc. (cmd_run_image.c) */
-        if (meta_flag < 0)
+        int compile_flag = meta_flag ? 0 : cli_compile_flag(argc, argv, &i, &compile_flags);
+        if (meta_flag < 0 || compile_flag < 0)
             return 1;
-        if (meta_flag > 0)
+        if (meta_flag > 0 || compile_flag > 0)
             continue;
         if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
             if (i + 1 >= argc)
@@ -102,6 +105,11 @@ int cli_compile(int argc, char **argv)
         free(default_out);
         return rc;
     }
+    options.batch = compile_flags.batch;
+    options.height = compile_flags.height;
+    options.width = compile_flags.width;
+    options.dump_after = compile_flags.dump_after;
+    options.dump = cli_dump_ir;
     g = d2_load_model_file_with(model, NULL, &options, NULL, &err);
     /* Detector metadata (auto-detected, then the flags) travels in the model.ir. */
     if (g && cli_meta_apply(g, &meta_flags) != 0) {
@@ -213,6 +221,19 @@ int cli_inspect(int argc, char **argv)
     printf("# parameters: %llu in %llu constants, %llu bytes (%.2f MiB)\n", (unsigned long long)stats.param_count,
            (unsigned long long)stats.constants, (unsigned long long)stats.param_bytes,
            (double)stats.param_bytes / (1024.0 * 1024.0));
+    if (g->memory_plan) { /* passes/memplan.c */
+        const struct d2_memory_plan *p = g->memory_plan;
+        uint64_t planned = 0;
+        for (uint32_t v = 0; v < p->num_values; v++)
+            planned += p->offsets[v] >= 0;
+        printf("# activation memory: peak %llu bytes (%.2f MiB) planned in one arena for %llu values, naive sum "
+               "%llu bytes (%.2f MiB); data-dependent values are allocated at run time\n",
+               (unsigned long long)p->arena_bytes, (double)p->arena_bytes / (1024.0 * 1024.0),
+               (unsigned long long)planned, (unsigned long long)p->naive_bytes,
+               (double)p->naive_bytes / (1024.0 * 1024.0));
+    } else {
+        printf("# activation memory: no memory plan\n");
+    }
     if (d2_graph_has_legacy_onnx_roialign(g))
         printf("# warning: a PyTorch ONNX export below opset 16 (opset %s) with legacy RoIAlign: torchvision "
                "dropped aligned=True, so it computes non-aligned RoIAlign, not detectron2's ROIAlignV2; "

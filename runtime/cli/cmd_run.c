@@ -166,12 +166,16 @@ int cli_run(int argc, char **argv)
     struct d2_tensor *loaded = NULL;
     d2rt_tensor **ins = NULL, **outs = NULL;
     struct d2rt_compile_options compile_options = { 0 };
+    struct cli_compile_flags compile_flags = { 0 };
+    int compile_flag;
 
     /* Images in: the predictor path (runtime/cli/cmd_run_image.c). */
     if (cli_run_has_image_input(argc, argv))
         return cli_run_images(argc, argv);
     if (cli_wants_help(argc, argv)) {
         fputs(run_usage, stdout);
+        fputs("With a source model (compiled in memory):\n", stdout);
+        fputs(cli_compile_flags_usage, stdout);
         return 0;
     }
     input_args = calloc((size_t)argc + 1, sizeof *input_args);
@@ -186,6 +190,11 @@ int cli_run(int argc, char **argv)
             out_dir = argv[++i];
         } else if (strcmp(argv[i], "--roialign-aligned") == 0) {
             compile_options.roialign_aligned = 1;
+        } else if ((compile_flag = cli_compile_flag(argc, argv, &i, &compile_flags)) != 0) {
+            if (compile_flag < 0) {
+                free(input_args);
+                return 1;
+            }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             free(input_args);
             return cli_fail("run: unknown option '%s'", argv[i]);
@@ -199,6 +208,11 @@ int cli_run(int argc, char **argv)
         free(input_args);
         return cli_fail("run: no model given (usage: d2rt run MODEL [INPUT...] [--out DIR])");
     }
+    compile_options.batch = compile_flags.batch;
+    compile_options.height = compile_flags.height;
+    compile_options.width = compile_flags.width;
+    compile_options.dump_after = compile_flags.dump_after;
+    compile_options.dump = cli_dump_ir;
     if (d2rt_model_load_ex(model_path, NULL, &compile_options, &model) != D2RT_OK) {
         rc = cli_fail("%s", d2rt_errmsg(model));
         goto done;
