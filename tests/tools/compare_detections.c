@@ -147,9 +147,13 @@ int main(int argc, char **argv)
                     ok = 0;
         }
     }
-    printf("%s: %lld/%lld reference detections matched (min IoU %.6f, max |dscore| %.2e%s%.2e)\n",
-           ok ? "PASS" : "FAIL", (long long)matched, (long long)n_ref, worst_iou, worst_score,
-           k_masks >= 0 ? ", max |dmask| " : "", k_masks >= 0 ? worst_mask : 0.0);
+    {
+        char mask_part[64] = "";
+        if (k_masks >= 0)
+            snprintf(mask_part, sizeof mask_part, ", max |dmask| %.2e", worst_mask);
+        printf("%s: %lld/%lld reference detections matched (min IoU %.6f, max |dscore| %.2e%s)\n",
+               ok ? "PASS" : "FAIL", (long long)matched, (long long)n_ref, worst_iou, worst_score, mask_part);
+    }
     free(used);
     return ok ? 0 : 1;
 }
