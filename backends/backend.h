@@ -20,6 +20,11 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
 /* ---- backend registry (backends/registry.c) ------------------------------
  * One vtable per backend, ggml-style. The registry is a static table; it is the only
  * place where an optional backend is switched on (#ifdef D2RT_CUDA). */
+/* Run-time options a session hands its backend. */
+struct d2_backend_options {
+    int32_t threads;                                    /* <= 0: one per CPU */
+};
+
 struct d2_backend_ops {
     const char *name;                                   /* "cpu" */
     /* Can this backend run the node (op, attributes, dtypes it knows of)? */
@@ -28,6 +33,15 @@ struct d2_backend_ops {
     enum d2_status (*execute)(const struct d2_graph *g, const struct d2_tensor *inputs, uint32_t num_inputs,
                               struct d2_tensor *outputs, uint32_t num_outputs,
                               const struct d2_allocator *alloc, struct d2_error *err);
+    /* Optional per-session state (NULL when the backend has none): created once per
+     * session (the CPU backend: kernel table chosen by cpuid or D2RT_CPU, thread pool,
+     * D2RT_REFERENCE=1 for the reference kernels), then used by session_execute. */
+    enum d2_status (*session_new)(const struct d2_backend_options *opts, const struct d2_allocator *alloc,
+                                  void **state, struct d2_error *err);
+    void (*session_free)(void *state);
+    enum d2_status (*session_execute)(void *state, const struct d2_graph *g, const struct d2_tensor *inputs,
+                                      uint32_t num_inputs, struct d2_tensor *outputs, uint32_t num_outputs,
+                                      const struct d2_allocator *alloc, struct d2_error *err);
 };
 
 uint32_t d2_backend_count(void);

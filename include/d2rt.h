@@ -159,7 +159,8 @@ int d2rt_model_input_rank(const d2rt_model *model, uint32_t index);
 
 /* ---- sessions ---- */
 struct d2rt_session_options {
-    int threads;                            /* 0 or 1: single-threaded (the reference executor) */
+    int threads;                            /* 0: one per CPU; env D2RT_CPU=generic|avx2|avx512 picks
+                                             * the kernels, D2RT_REFERENCE=1 the reference kernels */
     const struct d2rt_allocator *allocator; /* NULL: malloc; used for intermediates and outputs */
 };
 /* options NULL: defaults. On failure *session_out is NULL and the message is on the model. */

@@ -42,6 +42,7 @@ struct d2rt_session {
     const struct d2rt_model *model;
     const struct d2_backend_ops *backend;
     int threads;
+    void *backend_state;  /* backend->session_new's state, or NULL */
 };
 
 struct d2rt_tensor {
@@ -225,7 +226,15 @@ d2rt_status d2rt_session_new(d2rt_model *model, const struct d2rt_session_option
     s->alloc = a;
     s->model = model;
     s->backend = d2_backend_find("cpu");
-    s->threads = options && options->threads > 0 ? options->threads : 1;
+    s->threads = options ? options->threads : 0; /* 0: one per CPU */
+    if (s->backend->session_new) {
+        struct d2_backend_options bo = { s->threads };
+        enum d2_status st = s->backend->session_new(&bo, &s->alloc, &s->backend_state, &model->h.error);
+        if (st != D2_OK) {
+            d2_free(&a, s);
+            return (d2rt_status)st;
+        }
+    }
     *session_out = s;
     return D2RT_OK;
 }
@@ -269,7 +278,11 @@ d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, 
         in[i] = inputs[i]->t;
         in[i].owns_data = false; /* borrowed for the run */
     }
-    st = session->backend->execute(g, in, num_inputs, out, num_outputs, &session->alloc, err);
+    if (session->backend_state)
+        st = session->backend->session_execute(session->backend_state, g, in, num_inputs, out, num_outputs,
+                                               &session->alloc, err);
+    else
+        st = session->backend->execute(g, in, num_inputs, out, num_outputs, &session->alloc, err);
     if (st != D2_OK)
         goto done;
     for (made = 0; made < num_outputs; made++) {
@@ -303,6 +316,8 @@ void d2rt_session_free(d2rt_session *session)
     if (!session || session->h.magic != SESSION_MAGIC)
         return;
     a = session->alloc;
+    if (session->backend_state)
+        session->backend->session_free(session->backend_state);
     session->h.magic = 0;
     d2_free(&a, session);
 }

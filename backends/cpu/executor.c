@@ -26,6 +26,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../backend.h"
 #include "cpu.h"
@@ -420,7 +421,17 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     kctx.num_outputs = n->num_outputs;
     kctx.outputs = rs->out_tensors;
     kctx.executor = ex;
-    st = kernel_of(ex, n->op)(&kctx);
+    if (ex->observe_node) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = kernel_of(ex, n->op)(&kctx);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (st == D2_OK)
+            ex->observe_node(ex->observe_user, &kctx,
+                             (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    } else {
+        st = kernel_of(ex, n->op)(&kctx);
+    }
     if (st == D2_OK)
         st = check_kernel_outputs(n, rs->out_tensors, rs->out_types, err);
     if (st != D2_OK)
@@ -523,5 +534,8 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
     ex.alloc = alloc ? alloc : d2_allocator_default();
     ex.depth = 0;
     ex.kernel_for = NULL;
+    ex.kernel_data = NULL;
+    ex.observe_node = NULL;
+    ex.observe_user = NULL;
     return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);
 }

@@ -19,6 +19,13 @@ struct d2_executor {
     /* Which kernel runs an op: NULL means the reference kernels (d2_cpu_ref_kernel).
      * A faster CPU backend reuses this interpreter with its own table. */
     d2_cpu_kernel_fn (*kernel_for)(enum d2_op op);
+    /* State of the backend owning kernel_for (fast CPU kernels: struct d2_cpu_fast,
+     * backends/cpu/fast.h); kernels read it through ctx->executor. NULL for the reference. */
+    const void *kernel_data;
+    /* Optional per-node hook (benchmarks): called after each node's kernel with its
+     * wall time in seconds. */
+    void (*observe_node)(void *user, const struct d2_kernel_ctx *ctx, double seconds);
+    void *observe_user;
 };
 
 /* Run graph g with the contract of d2_cpu_execute (inputs borrowed, outputs newly

@@ -32,6 +32,9 @@ static struct d2_executor region_executor(const struct d2_kernel_ctx *ctx)
     ex.alloc = ctx->alloc;
     ex.depth = ctx->executor ? ctx->executor->depth + 1 : 1;
     ex.kernel_for = ctx->executor ? ctx->executor->kernel_for : NULL;
+    ex.kernel_data = ctx->executor ? ctx->executor->kernel_data : NULL;
+    ex.observe_node = NULL; /* regions run inside their node's timing */
+    ex.observe_user = NULL;
     return ex;
 }
 

@@ -30,5 +30,6 @@ void cli_dump_ir(void *user, const char *pass, const char *ir_text);
 int cli_compile(int argc, char **argv);  /* argv[0] is "compile" */
 int cli_inspect(int argc, char **argv);
 int cli_run(int argc, char **argv);
+int cli_bench(int argc, char **argv);    /* runtime/cli/cmd_bench.c */
 
 #endif

@@ -14,6 +14,7 @@ static const char usage[] =
     "  compile MODEL [-o OUT.ir]          compile an ONNX model or IR text to a model.ir artifact\n"
     "  inspect MODEL|IR                   print the IR, op histogram and parameter count\n"
     "  run MODEL|IR [INPUT...] [--out DIR]  run a model on .npy / ONNX .pb tensors\n"
+    "  bench --kernel sgemm|conv --shape S | bench MODEL [INPUT...]  time kernels or a model\n"
     "\n"
     "Model formats are detected from the file content. `d2rt <command> --help` for details.\n";
 
@@ -58,5 +59,7 @@ int main(int argc, char **argv)
         return cli_inspect(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return cli_run(argc - 1, argv + 1);
-    return cli_fail("unknown command '%s' (commands: compile, inspect, run; try 'd2rt --help')", argv[1]);
+    if (strcmp(argv[1], "bench") == 0)
+        return cli_bench(argc - 1, argv + 1);
+    return cli_fail("unknown command '%s' (commands: compile, inspect, run, bench; try 'd2rt --help')", argv[1]);
 }

@@ -1,0 +1,153 @@
+/* backends/cpu/fast.h: the fast f32 CPU kernels and their per-ISA kernel tables.
+ *
+ * Layers, bottom up:
+ *   1. struct d2_cpu_kernels: one const table per ISA (kernels_generic.c,
+ *      kernels_avx2.c, kernels_avx512.c, each compiled with its own -m flags). It holds
+ *      only what must be written per ISA: the SGEMM micro-kernel and vector loops.
+ *      d2_cpu_kernels_select picks one (cpuid, or D2RT_CPU=generic|avx2|avx512).
+ *   2. ISA-independent drivers on top of a table: packed, cache-blocked, threaded
+ *      SGEMM (fast_gemm.c) with a fused epilogue; convolution as implicit-im2col GEMM
+ *      (fast_conv.c); elementwise and pooling loops (fast_ops.c).
+ *   3. Executor kernels (d2_cpu_kernel_fn) for conv, conv_transpose, gemm, matmul,
+ *      relu, sigmoid, add, mul, max_pool, average_pool: each handles the f32 cases it
+ *      knows and calls the reference kernel for anything else (other dtypes, 3-D
+ *      windows, max_pool Indices...), so the fast table covers every op.
+ *   4. struct d2_cpu_fast: a session's choice of table plus its thread pool, run
+ *      through the reference executor's interpreter (executor.h, kernel_data).
+ *
+ * Numerics: f32 accumulation (the reference accumulates in double), so results differ
+ * from the reference by rounding that grows with the reduction length K. */
+#ifndef D2_BACKENDS_CPU_FAST_H
+#define D2_BACKENDS_CPU_FAST_H
+
+#include "cpu.h"
+#include "threadpool.h"
+
+/* ---- 1. per-ISA kernel tables --------------------------------------------- */
+
+/* Largest micro-tile any table uses (bounds stack buffers for edge tiles). */
+#define D2_GEMM_MAX_MR 16
+#define D2_GEMM_MAX_NR 48
+
+struct d2_cpu_kernels {
+    const char *name;          /* "generic", "avx2", "avx512" */
+    int32_t mr, nr;            /* micro-tile: rows of C (from A), columns of C (from B) */
+    int32_t mc, kc, nc;        /* cache blocking: rows of A per packed block (multiple of mr),
+                                * depth of one packed panel, columns of B per packed block */
+    /* The micro-kernel: T[i][j] = sum_{p<k} a[p*mr + i] * b[p*nr + j] for the full
+     * mr x nr tile (a and b are packed panels, 64-byte aligned), then
+     * C[i*ldc + j] = T[i][j] (+ C[i*ldc + j] when accumulate) for i < m_valid, j < n_valid. */
+    void (*sgemm_tile)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int32_t m_valid,
+                       int32_t n_valid, bool accumulate);
+    /* y[i] = relu(y[i] + bias + (residual ? residual[i] : 0)) (relu only when `relu`). */
+    void (*bias_act)(float *y, int64_t n, float bias, const float *residual, bool relu);
+    void (*relu)(float *y, const float *x, int64_t n);
+    void (*sigmoid)(float *y, const float *x, int64_t n);
+    void (*add)(float *y, const float *a, const float *b, int64_t n);      /* y = a + b */
+    void (*mul)(float *y, const float *a, const float *b, int64_t n);      /* y = a * b */
+    void (*add_scalar)(float *y, const float *a, float b, int64_t n);      /* y = a + b */
+    void (*mul_scalar)(float *y, const float *a, float b, int64_t n);      /* y = a * b */
+    void (*max)(float *y, const float *a, const float *b, int64_t n);      /* y = max(a, b) */
+    /* y = alpha * y + beta * c (c NULL: y = alpha * y); used by gemm's epilogue. */
+    void (*scale_add)(float *y, int64_t n, float alpha, float beta, const float *c);
+    /* Peak measurement (d2rt bench): `iters` rounds of independent FMAs, each round
+     * fma_loop_flops floating-point operations; writes a result to *sink. */
+    void (*fma_loop)(int64_t iters, float *sink);
+    int32_t fma_loop_flops;
+};
+
+extern const struct d2_cpu_kernels d2_cpu_kernels_generic;
+extern const struct d2_cpu_kernels d2_cpu_kernels_avx2;
+extern const struct d2_cpu_kernels d2_cpu_kernels_avx512;
+
+/* Is the ISA of a table ("generic", "avx2", "avx512") usable on this CPU? */
+bool d2_cpu_isa_supported(const char *name);
+/* The table for `name`, or the best one this CPU runs when name is NULL or "".
+ * Unknown or unsupported names fail with D2_ERR_UNSUPPORTED and a message. */
+const struct d2_cpu_kernels *d2_cpu_kernels_select(const char *name, struct d2_error *err);
+
+/* ---- 2. drivers ------------------------------------------------------------- */
+
+/* Where the GEMM's B operand comes from: a strided matrix, or packed on the fly
+ * (implicit im2col). pack writes the block rows [p0, p0+kc) x columns [j0, j0+nc)
+ * in panel order: panel q (columns j0+q*nr ..) at dst + q*kc*nr, element (p, j) of
+ * the panel at (p - p0)*nr + (j - j0 - q*nr); columns past the matrix are zero. */
+struct d2_gemm_b_source {
+    void (*pack)(const struct d2_gemm_b_source *src, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int32_t nr,
+                 float *dst);
+    const float *data;          /* strided matrix: B(p, j) = data[p*row_step + j*col_step] */
+    int64_t row_step, col_step;
+    const void *conv;           /* implicit im2col: the conv geometry (fast_conv.c) */
+    int64_t n;                  /* columns of B (for the edge panel) */
+};
+
+/* What happens to each C row after the product (row i of C, columns j): */
+struct d2_gemm_epilogue {
+    const float *bias;          /* per row: C[i, :] += bias[i] (NULL: none) */
+    const float *residual;      /* C[i, j] += residual[i*residual_ld + j] (NULL: none) */
+    int64_t residual_ld;
+    bool relu;                  /* then max(., 0) */
+};
+
+/* C[M,N] (row stride ldc) = A[M,K] B[K,N] (+ C when accumulate), then the epilogue.
+ * A(i, p) = a[i*a_row_step + p*a_col_step]. Threaded over blocks of C. */
+enum d2_status d2_sgemm(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool, int64_t m, int64_t n,
+                        int64_t k, const float *a, int64_t a_row_step, int64_t a_col_step,
+                        const struct d2_gemm_b_source *b, float *c, int64_t ldc, bool accumulate,
+                        const struct d2_gemm_epilogue *epilogue, struct d2_error *err);
+
+/* The strided-matrix B source. */
+struct d2_gemm_b_source d2_gemm_b_matrix(const float *data, int64_t k, int64_t n, int64_t row_step,
+                                         int64_t col_step);
+
+/* 2-D (or 1-D) f32 convolution, NCHW, with an optional fused epilogue:
+ * Y = relu?(conv(X, W) + bias + residual). Geometry comes from the conv attributes. */
+struct d2_conv2d_params {
+    int64_t batch, in_channels, in_h, in_w;
+    int64_t out_channels, kernel_h, kernel_w;
+    int64_t stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, group;
+    int64_t out_h, out_w;
+};
+enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                              const struct d2_conv2d_params *p, const float *x, const float *w, const float *bias,
+                              const float *residual, bool relu, float *y, const struct d2_allocator *alloc,
+                              struct d2_error *err);
+
+/* ---- 3. executor kernels --------------------------------------------------- */
+
+/* The fast kernel for op: one of the fast kernels below or the reference kernel. */
+d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op);
+
+/* ---- 4. the session-level object ----------------------------------------- */
+
+struct d2_cpu_fast {
+    const struct d2_allocator *alloc;
+    const struct d2_cpu_kernels *kernels;
+    struct d2_threadpool *pool;
+    bool reference;             /* run the reference kernels only (D2RT_REFERENCE=1) */
+};
+
+struct d2_cpu_fast_options {
+    int32_t threads;            /* <= 0: one per CPU */
+    const char *isa;            /* NULL: env D2RT_CPU, else the best supported */
+    int reference;              /* 1: reference kernels, 0: fast, -1: env D2RT_REFERENCE */
+};
+
+enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const struct d2_allocator *alloc,
+                               struct d2_cpu_fast **out, struct d2_error *err);
+void d2_cpu_fast_free(struct d2_cpu_fast *fast);
+
+/* Per-node timing hook for benchmarks (may be NULL): called after each node's kernel
+ * with the kernel context (inputs and outputs still valid) and its wall time. */
+typedef void (*d2_node_observer)(void *user, const struct d2_kernel_ctx *ctx, double seconds);
+
+/* Run a graph with the contract of d2_cpu_execute, using fast's kernels and pool. */
+enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_graph *g,
+                                   const struct d2_tensor *inputs, uint32_t num_inputs, struct d2_tensor *outputs,
+                                   uint32_t num_outputs, const struct d2_allocator *alloc,
+                                   d2_node_observer observer, void *observer_user, struct d2_error *err);
+
+/* The session state a fast kernel finds in its context (NULL: none; fall back). */
+const struct d2_cpu_fast *d2_cpu_fast_of(const struct d2_kernel_ctx *ctx);
+
+#endif

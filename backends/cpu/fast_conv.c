@@ -1,0 +1,359 @@
+/* backends/cpu/fast_conv.c: fast f32 conv and conv_transpose (NCHW, 1-D and 2-D).
+ *
+ * conv, per image and group g:  Y_g[Mg, OH*OW] = W_g[Mg, Cg*KH*KW] x col_g[Cg*KH*KW, OH*OW]
+ *   - 1x1, stride 1, no padding: col_g is X_g itself ([Cg, H*W], a plain matrix);
+ *   - otherwise col_g is never materialized: the GEMM's B packing reads it straight
+ *     from the image (implicit im2col, pack_b_conv), so memory stays O(packing block)
+ *     whatever the kernel size (7x7 stems, dilated and strided convs included);
+ *   - one input channel per group (depthwise, channel multipliers): direct loops,
+ *     since a GEMM with one row of K per output would waste the micro-kernel.
+ *   Bias, an optional residual and relu are applied by the GEMM's epilogue
+ *   (d2_fast_conv2d exposes them for fusion passes; the op kernel uses bias only).
+ * conv_transpose, per image and group: col[Mg*KH*KW, H*W] = W_g^T X_g (one GEMM),
+ *   then col2im scatters each column tap onto the output (parallel over channels),
+ *   then the bias.
+ * Anything else (3-D windows, non-f32 dtypes, malformed inputs) goes to the
+ * reference kernel, which also produces the error messages. */
+#include "fast.h"
+
+#include <string.h>
+
+#include "../../ir/shape_nn.h"
+#include "ref_nn.h"
+
+/* ---- implicit im2col --------------------------------------------------------- */
+
+struct conv_geometry {
+    const float *x;             /* first input channel of the group in this image */
+    int64_t h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+
+/* Panel rows are (c, ky, kx) in W's order; columns are output positions (oy, ox). */
+static void pack_b_conv(const struct d2_gemm_b_source *src, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                        int32_t nr, float *dst)
+{
+    const struct conv_geometry *g = src->conv;
+    const int64_t taps = g->kh * g->kw, plane = g->h * g->w;
+    int64_t base_y[D2_GEMM_MAX_NR], base_x[D2_GEMM_MAX_NR];
+
+    for (int64_t q = 0; q < nc; q += nr, dst += kc * nr) {
+        int64_t j = j0 + q;
+        int64_t cols = src->n - j < nr ? src->n - j : nr;
+        if (cols > nc - q)
+            cols = nc - q;
+        if (cols < 0)
+            cols = 0;
+        int64_t oy0 = j / g->ow, ox0 = j % g->ow;
+        bool one_row = ox0 + cols <= g->ow;
+        for (int64_t jj = 0, oy = oy0, ox = ox0; jj < cols; jj++) {
+            base_y[jj] = oy * g->sh - g->ph;
+            base_x[jj] = ox * g->sw - g->pw;
+            if (++ox == g->ow) {
+                ox = 0;
+                oy++;
+            }
+        }
+        int64_t c = p0 / taps, t = p0 % taps;
+        int64_t ky = t / g->kw, kx = t % g->kw;
+        for (int64_t p = 0; p < kc; p++) {
+            float *d = dst + p * nr;
+            const float *xc = g->x + c * plane;
+            int64_t jj = 0;
+            if (one_row && cols > 0) {
+                int64_t iy = base_y[0] + ky * g->dh;
+                int64_t ix0 = base_x[0] + kx * g->dw, ix_last = base_x[cols - 1] + kx * g->dw;
+                if (iy < 0 || iy >= g->h) {
+                    jj = 0; /* the whole row is padding: zero-filled below */
+                } else if (ix0 >= 0 && ix_last < g->w) {
+                    const float *row = xc + iy * g->w + ix0;
+                    if (g->sw == 1)
+                        memcpy(d, row, (size_t)cols * sizeof(float));
+                    else
+                        for (int64_t u = 0; u < cols; u++)
+                            d[u] = row[u * g->sw];
+                    jj = cols;
+                } else {
+                    const float *row = xc + iy * g->w;
+                    for (int64_t u = 0; u < cols; u++) {
+                        int64_t ix = base_x[u] + kx * g->dw;
+                        d[u] = (ix >= 0 && ix < g->w) ? row[ix] : 0.0f;
+                    }
+                    jj = cols;
+                }
+            } else {
+                for (; jj < cols; jj++) {
+                    int64_t iy = base_y[jj] + ky * g->dh, ix = base_x[jj] + kx * g->dw;
+                    d[jj] = (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) ? xc[iy * g->w + ix] : 0.0f;
+                }
+            }
+            for (; jj < nr; jj++)
+                d[jj] = 0.0f;
+            if (++kx == g->kw) {
+                kx = 0;
+                if (++ky == g->kh) {
+                    ky = 0;
+                    c++;
+                }
+            }
+        }
+    }
+}
+
+/* ---- depthwise (one input channel per group) ---------------------------------- */
+
+struct depthwise_job {
+    const struct d2_cpu_kernels *kt;
+    const struct d2_conv2d_params *p;
+    const float *x, *w, *bias, *residual;
+    bool relu;
+    float *y;
+};
+
+static void depthwise_planes(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct depthwise_job *job = ctx;
+    const struct d2_conv2d_params *p = job->p;
+    const int64_t mg = p->out_channels / p->group, oplane = p->out_h * p->out_w, iplane = p->in_h * p->in_w;
+    (void)thread;
+    for (int64_t plane = begin; plane < end; plane++) {
+        int64_t n = plane / p->out_channels, m = plane % p->out_channels, c = m / mg;
+        const float *x = job->x + (n * p->in_channels + c) * iplane;
+        const float *w = job->w + m * p->kernel_h * p->kernel_w;
+        float *y = job->y + plane * oplane;
+        memset(y, 0, (size_t)oplane * sizeof(float));
+        for (int64_t ky = 0; ky < p->kernel_h; ky++)
+            for (int64_t kx = 0; kx < p->kernel_w; kx++) {
+                float wv = w[ky * p->kernel_w + kx];
+                int64_t oy_first, oy_last, ox_first, ox_last;
+                d2_nn_tap_range(p->out_h, p->in_h, p->stride_h, p->pad_top, ky * p->dilation_h, &oy_first, &oy_last);
+                d2_nn_tap_range(p->out_w, p->in_w, p->stride_w, p->pad_left, kx * p->dilation_w, &ox_first,
+                                &ox_last);
+                for (int64_t oy = oy_first; oy < oy_last; oy++) {
+                    const float *xr = x + (oy * p->stride_h - p->pad_top + ky * p->dilation_h) * p->in_w +
+                                      kx * p->dilation_w - p->pad_left;
+                    float *yr = y + oy * p->out_w;
+                    if (p->stride_w == 1)
+                        for (int64_t ox = ox_first; ox < ox_last; ox++)
+                            yr[ox] += wv * xr[ox];
+                    else
+                        for (int64_t ox = ox_first; ox < ox_last; ox++)
+                            yr[ox] += wv * xr[ox * p->stride_w];
+                }
+            }
+        if (job->bias || job->residual || job->relu)
+            job->kt->bias_act(y, oplane, job->bias ? job->bias[m] : 0.0f,
+                              job->residual ? job->residual + plane * oplane : NULL, job->relu);
+    }
+}
+
+/* ---- conv ----------------------------------------------------------------------- */
+
+enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                              const struct d2_conv2d_params *p, const float *x, const float *w, const float *bias,
+                              const float *residual, bool relu, float *y, const struct d2_allocator *alloc,
+                              struct d2_error *err)
+{
+    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
+    const int64_t oplane = p->out_h * p->out_w, iplane = p->in_h * p->in_w;
+    const int64_t kdepth = cg * p->kernel_h * p->kernel_w;
+    (void)alloc;
+    if (p->batch == 0 || p->out_channels == 0 || oplane == 0)
+        return D2_OK;
+    if (cg == 1) {
+        struct depthwise_job job = { kt, p, x, w, bias, residual, relu, y };
+        d2_threadpool_parallel_for(pool, p->batch * p->out_channels, 1, depthwise_planes, &job);
+        return D2_OK;
+    }
+    const bool pointwise = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                           p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t g = 0; g < p->group; g++) {
+            const float *xg = x + (n * p->in_channels + g * cg) * iplane;
+            int64_t y_offset = (n * p->out_channels + g * mg) * oplane;
+            struct conv_geometry geo = {
+                xg, p->in_h, p->in_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+                p->pad_top, p->pad_left, p->dilation_h, p->dilation_w, p->out_h, p->out_w,
+            };
+            struct d2_gemm_b_source b;
+            if (pointwise) {
+                b = d2_gemm_b_matrix(xg, cg, oplane, iplane, 1);
+            } else {
+                memset(&b, 0, sizeof b);
+                b.pack = pack_b_conv;
+                b.conv = &geo;
+                b.n = oplane;
+            }
+            struct d2_gemm_epilogue e = {
+                bias ? bias + g * mg : NULL, residual ? residual + y_offset : NULL, oplane, relu,
+            };
+            enum d2_status st = d2_sgemm(kt, pool, mg, oplane, kdepth, w + g * mg * kdepth, kdepth, 1, &b,
+                                         y + y_offset, oplane, false, &e, err);
+            if (st != D2_OK)
+                return st;
+        }
+    return D2_OK;
+}
+
+/* ---- op kernels ------------------------------------------------------------------- */
+
+static const struct d2_tensor *optional_input(const struct d2_kernel_ctx *ctx, uint32_t i)
+{
+    return i < ctx->num_inputs ? ctx->inputs[i] : NULL;
+}
+
+/* The 2-D view of a 1-D or 2-D window (1-D: a height of 1). False when the fast path
+ * does not apply. */
+static bool params_from_window(const struct d2_window *win, const struct d2_tensor *x, struct d2_conv2d_params *p)
+{
+    int32_t s = win->spatial;
+    if (s < 1 || s > 2)
+        return false;
+    p->batch = x->dims[0];
+    p->in_channels = x->dims[1];
+    p->in_h = s == 2 ? win->in[0] : 1;
+    p->kernel_h = s == 2 ? win->kernel[0] : 1;
+    p->stride_h = s == 2 ? win->stride[0] : 1;
+    p->pad_top = s == 2 ? win->pad_begin[0] : 0;
+    p->dilation_h = s == 2 ? win->dilation[0] : 1;
+    p->out_h = s == 2 ? win->out[0] : 1;
+    p->in_w = win->in[s - 1];
+    p->kernel_w = win->kernel[s - 1];
+    p->stride_w = win->stride[s - 1];
+    p->pad_left = win->pad_begin[s - 1];
+    p->dilation_w = win->dilation[s - 1];
+    p->out_w = win->out[s - 1];
+    return true;
+}
+
+static bool is_f32_tensor(const struct d2_tensor *t, int32_t rank)
+{
+    return t && t->dtype == D2_DTYPE_F32 && (rank < 0 || t->rank == rank);
+}
+
+enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx);
+enum d2_status d2_cpu_fast_conv_transpose(struct d2_kernel_ctx *ctx);
+
+enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_cpu_fast *fast = d2_cpu_fast_of(ctx);
+    const struct d2_tensor *x = ctx->inputs[0], *w = ctx->inputs[1], *b = optional_input(ctx, 2);
+    const struct d2_attrs_conv *attrs = ctx->node->attrs;
+    struct d2_conv2d_params p;
+    struct d2_window win;
+    struct d2_error scratch_err = {0};
+    enum d2_status st;
+
+    if (!fast || !is_f32_tensor(x, -1) || (x->rank != 3 && x->rank != 4) || !is_f32_tensor(w, x->rank) ||
+        (b && !is_f32_tensor(b, 1)) || attrs->group < 1 || w->dims[0] % attrs->group != 0 ||
+        w->dims[1] * attrs->group != x->dims[1] || (b && b->dims[0] != w->dims[0]))
+        return d2_cpu_ref_conv(ctx);
+    if (d2_window_conv(attrs, x->rank - 2, &x->dims[2], &w->dims[2], &win, &scratch_err) != D2_OK ||
+        !params_from_window(&win, x, &p))
+        return d2_cpu_ref_conv(ctx);
+    p.out_channels = w->dims[0];
+    p.group = attrs->group;
+    int64_t y_dims[D2_MAX_RANK] = { p.batch, p.out_channels };
+    for (int32_t i = 0; i < win.spatial; i++)
+        y_dims[i + 2] = win.out[i];
+    if ((st = d2_nn_prepare_output(ctx, 0, D2_DTYPE_F32, x->rank, y_dims)) != D2_OK)
+        return st;
+    return d2_fast_conv2d(fast->kernels, fast->pool, &p, x->data, w->data, b ? b->data : NULL, NULL, false,
+                          ctx->outputs[0].data, ctx->alloc, ctx->err);
+}
+
+/* col2im of conv_transpose: output channel planes [begin, end) of one image/group. */
+struct col2im_job {
+    const struct d2_conv2d_params *p;   /* in_*: X's geometry, out_*: Y's */
+    const float *col;                   /* [Mg*KH*KW, H*W] */
+    const float *bias;                  /* this group's, or NULL */
+    float *y;                           /* this group's first output plane */
+};
+
+static void col2im_planes(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct col2im_job *job = ctx;
+    const struct d2_conv2d_params *p = job->p;
+    const int64_t taps = p->kernel_h * p->kernel_w, iplane = p->in_h * p->in_w, oplane = p->out_h * p->out_w;
+    (void)thread;
+    for (int64_t m = begin; m < end; m++) {
+        float *y = job->y + m * oplane;
+        for (int64_t ky = 0; ky < p->kernel_h; ky++)
+            for (int64_t kx = 0; kx < p->kernel_w; kx++) {
+                const float *col = job->col + (m * taps + ky * p->kernel_w + kx) * iplane;
+                int64_t iy_first, iy_last, ix_first, ix_last;
+                /* input i lands on output i*s - pad + k*d */
+                d2_nn_tap_range(p->in_h, p->out_h, p->stride_h, p->pad_top, ky * p->dilation_h, &iy_first, &iy_last);
+                d2_nn_tap_range(p->in_w, p->out_w, p->stride_w, p->pad_left, kx * p->dilation_w, &ix_first,
+                                &ix_last);
+                for (int64_t iy = iy_first; iy < iy_last; iy++) {
+                    float *yr = y + (iy * p->stride_h - p->pad_top + ky * p->dilation_h) * p->out_w - p->pad_left +
+                                kx * p->dilation_w;
+                    const float *cr = col + iy * p->in_w;
+                    for (int64_t ix = ix_first; ix < ix_last; ix++)
+                        yr[ix * p->stride_w] += cr[ix];
+                }
+            }
+        if (job->bias)
+            for (int64_t i = 0; i < oplane; i++)
+                y[i] += job->bias[m];
+    }
+}
+
+enum d2_status d2_cpu_fast_conv_transpose(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_cpu_fast *fast = d2_cpu_fast_of(ctx);
+    const struct d2_tensor *x = ctx->inputs[0], *w = ctx->inputs[1], *b = optional_input(ctx, 2);
+    const struct d2_attrs_conv_transpose *attrs = ctx->node->attrs;
+    struct d2_conv2d_params p;
+    struct d2_window win;
+    struct d2_error scratch_err = {0};
+    enum d2_status st;
+
+    if (!fast || !is_f32_tensor(x, -1) || (x->rank != 3 && x->rank != 4) || !is_f32_tensor(w, x->rank) ||
+        (b && !is_f32_tensor(b, 1)) || attrs->group < 1 || w->dims[0] % attrs->group != 0 ||
+        w->dims[0] != x->dims[1] || (b && b->dims[0] != w->dims[1] * attrs->group))
+        return d2_cpu_ref_conv_transpose(ctx);
+    if (d2_window_conv_transpose(attrs, x->rank - 2, &x->dims[2], &w->dims[2], &win, &scratch_err) != D2_OK ||
+        !params_from_window(&win, x, &p))
+        return d2_cpu_ref_conv_transpose(ctx);
+    p.group = attrs->group;
+    p.out_channels = w->dims[1] * p.group;
+    int64_t y_dims[D2_MAX_RANK] = { p.batch, p.out_channels };
+    for (int32_t i = 0; i < win.spatial; i++)
+        y_dims[i + 2] = win.out[i];
+    if ((st = d2_nn_prepare_output(ctx, 0, D2_DTYPE_F32, x->rank, y_dims)) != D2_OK)
+        return st;
+    float *y = ctx->outputs[0].data;
+    const float *xd = x->data, *wd = w->data;
+    const int64_t cg = p.in_channels / p.group, mg = p.out_channels / p.group, taps = p.kernel_h * p.kernel_w;
+    const int64_t iplane = p.in_h * p.in_w, oplane = p.out_h * p.out_w, rows = mg * taps;
+    if (p.batch == 0 || p.out_channels == 0 || oplane == 0)
+        return D2_OK;
+    memset(y, 0, (size_t)(p.batch * p.out_channels * oplane) * sizeof(float));
+    if (iplane == 0) { /* only the bias reaches the output */
+        for (int64_t n = 0; n < p.batch; n++)
+            for (int64_t m = 0; b && m < p.out_channels; m++)
+                for (int64_t i = 0; i < oplane; i++)
+                    y[(n * p.out_channels + m) * oplane + i] = ((const float *)b->data)[m];
+        return D2_OK;
+    }
+    /* The GEMM uses scratch slots 0 and 1; slot 2 of thread 0 holds col. */
+    float *col = d2_threadpool_scratch(fast->pool, 0, 2, (size_t)(rows * iplane) * sizeof(float));
+    if (!col)
+        return d2_errorf(ctx->err, D2_ERR_NOMEM, "conv_transpose: out of memory for a %lld x %lld column buffer",
+                         (long long)rows, (long long)iplane);
+    for (int64_t n = 0; n < p.batch; n++)
+        for (int64_t g = 0; g < p.group; g++) {
+            /* W_g^T(r, c) = W[g*Cg + c, r]: rows r = (m, ky, kx), depth c. */
+            struct d2_gemm_b_source bsrc = d2_gemm_b_matrix(xd + (n * p.in_channels + g * cg) * iplane, cg, iplane,
+                                                           iplane, 1);
+            st = d2_sgemm(fast->kernels, fast->pool, rows, iplane, cg, wd + g * cg * rows, 1, rows, &bsrc, col,
+                          iplane, false, NULL, ctx->err);
+            if (st != D2_OK)
+                return st;
+            struct col2im_job job = { &p, col, b ? (const float *)b->data + g * mg : NULL,
+                                      y + (n * p.out_channels + g * mg) * oplane };
+            d2_threadpool_parallel_for(fast->pool, mg, 1, col2im_planes, &job);
+        }
+    return D2_OK;
+}

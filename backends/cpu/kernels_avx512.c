@@ -1,0 +1,127 @@
+/* backends/cpu/kernels_avx512.c: the AVX-512 kernel table (compiled with
+ * -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma; selected only when cpuid
+ * reports AVX512F/BW/VL/DQ). The SGEMM micro-kernel computes a 14 x 32 tile in 28 zmm
+ * accumulators (of 32 registers): per step of k two 16-float loads of the packed B
+ * panel and 14 broadcasts of the packed A panel feed 28 FMAs. The elementwise loops
+ * come from kernels_loops.h, vectorized by the compiler; sigmoid uses a Cephes-style
+ * exp (relative error about 2e-7). */
+#include <immintrin.h>
+
+#include "kernels_loops.h"
+
+#define AVX512_MR 14
+#define AVX512_NR 32
+
+#define AVX512_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+
+static void avx512_sgemm_tile(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int32_t m_valid,
+                              int32_t n_valid, bool accumulate)
+{
+#define AVX512_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
+    AVX512_ROWS(AVX512_DECL)
+#undef AVX512_DECL
+    for (int64_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        _mm_prefetch((const char *)(b + 8 * AVX512_NR), _MM_HINT_T0);
+#define AVX512_STEP(i)                                       \
+        {                                                    \
+            __m512 ai = _mm512_set1_ps(a[i]);                \
+            c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);    \
+            c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);    \
+        }
+        AVX512_ROWS(AVX512_STEP)
+#undef AVX512_STEP
+        a += AVX512_MR;
+        b += AVX512_NR;
+    }
+    if (m_valid == AVX512_MR && n_valid == AVX512_NR) {
+#define AVX512_STORE(i)                                                                  \
+        if (accumulate) {                                                                \
+            c##i##_0 = _mm512_add_ps(c##i##_0, _mm512_loadu_ps(c + i * ldc));            \
+            c##i##_1 = _mm512_add_ps(c##i##_1, _mm512_loadu_ps(c + i * ldc + 16));       \
+        }                                                                                \
+        _mm512_storeu_ps(c + i * ldc, c##i##_0);                                         \
+        _mm512_storeu_ps(c + i * ldc + 16, c##i##_1);
+        AVX512_ROWS(AVX512_STORE)
+#undef AVX512_STORE
+        return;
+    }
+    float t[AVX512_MR * AVX512_NR] __attribute__((aligned(64)));
+#define AVX512_SPILL(i) _mm512_store_ps(t + i * AVX512_NR, c##i##_0); _mm512_store_ps(t + i * AVX512_NR + 16, c##i##_1);
+    AVX512_ROWS(AVX512_SPILL)
+#undef AVX512_SPILL
+    store_tile(t, AVX512_NR, c, ldc, m_valid, n_valid, accumulate);
+}
+
+/* e^x for x in [-87.3, 88.3] (clamped outside): 2^n * poly(r), r = x - n ln 2. */
+static inline __m512 avx512_exp(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+static void avx512_sigmoid(float *y, const float *x, int64_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t left = n - i;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = avx512_exp(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, e));
+        /* NaN in, NaN out (the clamp would turn it into a number). */
+        s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+        _mm512_mask_storeu_ps(y + i, m, s);
+    }
+}
+
+/* 24 independent FMA chains: enough to cover the FMA latency on any AVX-512 core. */
+static void avx512_fma_loop(int64_t iters, float *sink)
+{
+#define AVX512_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
+                         X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define AVX512_INIT(i) __m512 r##i = _mm512_set1_ps((float)(i) * 0.001f);
+    AVX512_CHAINS(AVX512_INIT)
+    const __m512 m = _mm512_set1_ps(0.9999f), a = _mm512_set1_ps(0.0001f);
+    for (int64_t it = 0; it < iters; it++) {
+#define AVX512_FMA(i) r##i = _mm512_fmadd_ps(r##i, m, a);
+        AVX512_CHAINS(AVX512_FMA)
+    }
+#define AVX512_SUM(i) s = _mm512_add_ps(s, r##i);
+    __m512 s = _mm512_setzero_ps();
+    AVX512_CHAINS(AVX512_SUM)
+    *sink = _mm512_reduce_add_ps(s);
+}
+
+const struct d2_cpu_kernels d2_cpu_kernels_avx512 = {
+    .name = "avx512",
+    .mr = AVX512_MR,
+    .nr = AVX512_NR,
+    .mc = 168,
+    .kc = 256,
+    .nc = 2048,
+    .sgemm_tile = avx512_sgemm_tile,
+    .bias_act = loop_bias_act,
+    .relu = loop_relu,
+    .sigmoid = avx512_sigmoid,
+    .add = loop_add,
+    .mul = loop_mul,
+    .add_scalar = loop_add_scalar,
+    .mul_scalar = loop_mul_scalar,
+    .max = loop_max,
+    .scale_add = loop_scale_add,
+    .fma_loop = avx512_fma_loop,
+    .fma_loop_flops = 24 * 16 * 2,
+};
