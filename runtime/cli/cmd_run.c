@@ -29,6 +29,7 @@ static const char run_usage[] =
     "             a NumPy .npy array or an ONNX TensorProto .pb (detected from content)\n"
     "  --out DIR  write output k to DIR/out<k>.npy and the output names to DIR/names.txt\n"
     "             (bf16 outputs are written as f32: NumPy has no bfloat16)\n"
+    "  --threads N  CPU threads (default: one per CPU)\n"
     "  --roialign-aligned  when compiling a source model: in an ONNX export below\n"
     "             opset 16, make RoiAlign compute detectron2's aligned RoIAlign\n"
     "             (see `d2rt compile --help`); refused for a model.ir\n"
@@ -166,6 +167,7 @@ int cli_run(int argc, char **argv)
     struct d2_tensor *loaded = NULL;
     d2rt_tensor **ins = NULL, **outs = NULL;
     struct d2rt_compile_options compile_options = { 0 };
+    struct d2rt_session_options session_options = { 0, NULL };
     struct cli_compile_flags compile_flags = { 0 };
     int compile_flag;
 
@@ -188,6 +190,15 @@ int cli_run(int argc, char **argv)
                 return cli_fail("run: %s needs a directory", argv[i]);
             }
             out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0) {
+            char *end = NULL;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (n < 0 || n > 4096 || !end || *end) {
+                free(input_args);
+                return cli_fail("run: --threads needs a count (0: one per CPU)");
+            }
+            session_options.threads = (int)n;
+            i++;
         } else if (strcmp(argv[i], "--roialign-aligned") == 0) {
             compile_options.roialign_aligned = 1;
         } else if ((compile_flag = cli_compile_flag(argc, argv, &i, &compile_flags)) != 0) {
@@ -275,7 +286,7 @@ int cli_run(int argc, char **argv)
             goto done;
         }
     }
-    if (d2rt_session_new(model, NULL, &session) != D2RT_OK) {
+    if (d2rt_session_new(model, &session_options, &session) != D2RT_OK) {
         rc = cli_fail("%s", d2rt_errmsg(model));
         goto done;
     }
