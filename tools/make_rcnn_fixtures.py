@@ -15,8 +15,8 @@ opset in OPSETS (11 and 17) it writes tests/data/rcnn/<model>_opset<N>/:
     ort_out<k>.npy    the k-th output computed by onnxruntime on model.onnx
     names.txt         the graph's output names, one a line, in graph order (= k)
     info.json         versions, op histogram (nodes inside Loop/If bodies included,
-                      keyed "domain::Op"), RoiAlign attributes, output shapes, and
-                      how eager and onnxruntime outputs agree
+                      keyed "domain::Op"), RoiAlign and Resize attributes, output
+                      shapes, and how eager and onnxruntime outputs agree
 
 The models are deliberately tiny (a 4-stage ResNet-like body with 16..48 channels,
 FPN width 32, narrow heads) so each .onnx file is well under 1 MB and runs in
@@ -391,10 +391,12 @@ def op_histogram(graph, hist=None):
     return hist
 
 
-def roi_align_attributes(graph):
+def node_attributes(graph, op_type):
+    """The attributes of every top-level `op_type` node (RoiAlign, Resize: the ops
+    whose semantics hinge on attributes that changed between opsets)."""
     found = []
     for node in graph.node:
-        if node.op_type == "RoiAlign":
+        if node.op_type == op_type:
             found.append({a.name: onnx.helper.get_attribute_value(a) for a in node.attribute})
     return [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in d.items()} for d in found]
 
@@ -523,7 +525,8 @@ def write_fixture(name, opset, seed, model, image, thresh, n_det):
         "outputs": [{"name": n, "shape": list(ort_out[n].shape), "dtype": str(ort_out[n].dtype)}
                     for n in graph_names],
         "op_histogram": dict(sorted(hist.items())),
-        "roi_align_attributes": roi_align_attributes(proto.graph),
+        "roi_align_attributes": node_attributes(proto.graph, "RoiAlign"),
+        "resize_attributes": node_attributes(proto.graph, "Resize"),
         "eager_vs_ort": agreement,
     }
     with open(os.path.join(out_dir, "info.json"), "w") as f:
