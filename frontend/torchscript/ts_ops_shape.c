@@ -609,6 +609,28 @@ static enum d2_status narrow(struct ts_lower *L, struct ts_call *c, struct tsv *
     return view_result(L, c, self, ts_slice1(L, x, dim, s, e, 1), narrow, out);
 }
 
+/* flip(self, dims): a copy with the order of each listed dim reversed. */
+static enum d2_status flip(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *self;
+    d2_value_id x;
+    int32_t rank;
+    int64_t dims[D2_MAX_RANK];
+    uint32_t n;
+    enum d2_status st = self_arg(L, c, &self, &x, &rank);
+    if (st != D2_OK)
+        return st;
+    if (!ts_static_int_list(L, ts_arg(c, 1, "dims"), dims, D2_MAX_RANK, &n))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: dims must be static", c->name);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t d, start = -1, end = INT64_MIN;
+        if ((st = ts_norm_dim(L, dims[i], rank, &d)) != D2_OK)
+            return st;
+        x = ts_slice1(L, x, d, ts_const_i64(L, &start, 1, true), ts_const_i64(L, &end, 1, true), -1);
+    }
+    return ts_ret_tensor(L, x, out);
+}
+
 /* ---- padding ---- */
 
 static enum d2_status pad(struct ts_lower *L, struct ts_call *c, struct tsv **out)
@@ -787,6 +809,6 @@ const struct ts_op_entry ts_ops_shape[] = {
     { "aten::split_with_sizes", split }, { "aten::chunk", chunk }, { "aten::unbind", unbind },
     { "aten::select", select_ }, { "t_slice", slice }, { "aten::narrow", narrow },
     { "aten::pad", pad }, { "aten::constant_pad_nd", pad }, { "aten::meshgrid", meshgrid },
-    { "aten::repeat_interleave", repeat_interleave },
+    { "aten::repeat_interleave", repeat_interleave }, { "aten::flip", flip },
     { NULL, NULL },
 };

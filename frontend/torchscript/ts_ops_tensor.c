@@ -144,6 +144,33 @@ static enum d2_status t_ne(struct ts_lower *L, struct ts_call *c, struct tsv **o
     return ts_ret_tensor(L, ts_emit1(L, D2_OP_NOT, 1, &v), out);
 }
 
+/* rsub(self, other, alpha=1) = other - alpha * self */
+static enum d2_status rsub(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct ts_call swapped = *c;
+    struct tsv *args[3];
+    const char *names[3] = { NULL, NULL, NULL };
+    if (c->count < 2)
+        return ts_fail(L, D2_ERR_PARSE, "%s needs two operands", c->name);
+    args[0] = ts_arg(c, 1, "other");
+    args[1] = ts_arg(c, 0, "self");
+    args[2] = ts_arg(c, 2, "alpha");
+    if (!args[0] || !args[1])
+        return ts_fail(L, D2_ERR_PARSE, "%s needs two operands", c->name);
+    if (args[2]) {
+        /* other - alpha*self: scale self first, then subtract */
+        struct tsv *pair[2] = { args[1], args[2] };
+        enum d2_dtype dt = ts_result_type(L, pair, 2);
+        d2_value_id s = ts_binary(L, D2_OP_MUL, operand(L, args[1], dt), operand(L, args[2], dt));
+        if (!(args[1] = tsv_tensor(L, s)))
+            return L->err->code;
+    }
+    swapped.args = args;
+    swapped.names = names;
+    swapped.count = 2;
+    return binary(L, &swapped, D2_OP_SUB, BIN_ARITH, false, out);
+}
+
 static enum d2_status floor_divide_impl(struct ts_lower *L, struct ts_call *c, bool is_mod, struct tsv **out)
 {
     struct tsv *a = ts_arg(c, 0, "self"), *b = ts_arg(c, 1, "other");
@@ -970,7 +997,7 @@ const struct ts_op_entry ts_ops_tensor[] = {
     { "t_max", t_max }, { "t_min", t_min }, { "t_tolist", t_tolist }, { "t_getitem", t_getitem },
     { "t_list_select", t_list_select },
     { "aten::add_", add_ }, { "aten::sub_", sub_ }, { "aten::mul_", mul_ }, { "aten::div_", div_ },
-    { "aten::true_divide", t_div },
+    { "aten::true_divide", t_div }, { "aten::rsub", rsub },
     { "aten::maximum", t_maximum }, { "aten::minimum", t_minimum },
     { "aten::relu", relu }, { "aten::relu_", relu_ }, { "aten::sigmoid", sigmoid }, { "aten::sigmoid_", sigmoid_ },
     { "aten::exp", t_exp }, { "aten::exp_", exp_ }, { "aten::log", t_log }, { "aten::log2", log2_ },
