@@ -6,7 +6,8 @@
  *   - Caffe2 (caffe2_tracing): the graph came from a NetDef (source_format "caffe2") or
  *     takes exactly the inputs `data` and `im_info`. Outputs by blob name (bbox_nms,
  *     score_nms, class_nms, mask_fcn_probs, kps_score), else by position (boxes, scores,
- *     classes, class_masks). BGR, 800/1333, size_divisibility from the NetDef's own
+ *     classes, class_masks; batch_splits_nms, which the Caffe2 frontend adds, is
+ *     batch_splits). BGR, 800/1333, size_divisibility from the NetDef's own
  *     argument (the frontend stores it) or 32.
  *   - torchvision: one image input and an output named `labels` (torchvision's own
  *     names: boxes, labels, scores, masks, keypoints, keypoints_scores). The graph
@@ -28,7 +29,7 @@
 static const char *const method_names[] = { "onnx", "tracing", "scripting", "caffe2_tracing", "torchvision" };
 static const char *const role_names[D2_ROLE_COUNT] = {
     "-", "boxes", "scores", "classes", "masks", "class_masks", "image_masks", "keypoints", "keypoint_heatmaps",
-    "image_size",
+    "image_size", "batch_splits",
 };
 
 const char *d2_export_method_name(enum d2_export_method m)
@@ -168,6 +169,8 @@ static void detect_caffe2_roles(const struct d2_graph *g, struct d2_model_meta *
             r = D2_ROLE_CLASS_MASKS;
         else if (is_named(n, "kps_score"))
             r = D2_ROLE_KEYPOINT_HEATMAPS;
+        else if (is_named(n, "batch_splits_nms"))
+            r = D2_ROLE_BATCH_SPLITS;
         any_named |= r != D2_ROLE_IGNORED;
         meta->outputs[k] = r;
     }

@@ -21,7 +21,8 @@
  *                      boxes scores classes masks (per-ROI [n,1,M,M] of the predicted
  *                      class) class_masks (per-ROI [n,K,M,M], all classes: Caffe2)
  *                      image_masks ([n,1,H,W] probabilities in the input frame:
- *                      torchvision) keypoints keypoint_heatmaps image_size, or "-"
+ *                      torchvision) keypoints keypoint_heatmaps image_size
+ *                      batch_splits (detections per image of a batch: Caffe2), or "-"
  *                      (ignored).
  *
  * d2_model_meta_resolve fills a struct from the metadata present and auto-detects the
@@ -52,6 +53,7 @@ enum d2_output_role {
     D2_ROLE_KEYPOINTS,
     D2_ROLE_KEYPOINT_HEATMAPS,
     D2_ROLE_IMAGE_SIZE,
+    D2_ROLE_BATCH_SPLITS,
     D2_ROLE_COUNT
 };
 

@@ -47,11 +47,10 @@ static int find_role(const struct d2_model_meta *meta, enum d2_output_role role)
 
 bool d2_predict_supports_batch(const struct d2_graph *g, const struct d2_model_meta *meta)
 {
+    /* Caffe2 graphs whose detections come with per-image counts; the tracing exports
+     * take one image (batch fixed at trace time). */
     (void)g;
-    (void)meta;
-    /* No export d2rt reads returns per-image splits yet: Caffe2's detection outputs carry
-     * no batch_splits blob, the tracing exports take one image. */
-    return false;
+    return meta->export_method == D2_EXPORT_CAFFE2_TRACING && find_role(meta, D2_ROLE_BATCH_SPLITS) >= 0;
 }
 
 /* The graph input's declared rank, or -1. */
@@ -245,8 +244,8 @@ static int by_score_desc(const void *a, const void *b)
 
 /* Caffe2: one image's detections re-sorted by score, the class channel of each mask. */
 static enum d2_status caffe2_instances(const struct d2_model_meta *meta, const struct d2_tensor *outputs,
-                                       uint32_t num_outputs, const struct d2_predict_image *image, uint32_t count,
-                                       const struct d2_allocator *alloc, struct d2_instances *out,
+                                       uint32_t num_outputs, const struct d2_predict_image *image, uint32_t index,
+                                       uint32_t count, const struct d2_allocator *alloc, struct d2_instances *out,
                                        struct d2_error *err)
 {
     const struct d2_tensor *boxes = role_tensor(meta, outputs, num_outputs, D2_ROLE_BOXES);
@@ -255,30 +254,47 @@ static enum d2_status caffe2_instances(const struct d2_model_meta *meta, const s
     const struct d2_tensor *class_masks = role_tensor(meta, outputs, num_outputs, D2_ROLE_CLASS_MASKS);
     const struct d2_tensor *heatmaps = role_tensor(meta, outputs, num_outputs, D2_ROLE_KEYPOINT_HEATMAPS);
     struct d2_tensor s_boxes = { 0 }, s_scores = { 0 }, s_classes = { 0 }, s_masks = { 0 }, s_heat = { 0 }, f_scores = { 0 };
-    int64_t *order = NULL, n;
+    const struct d2_tensor *splits = role_tensor(meta, outputs, num_outputs, D2_ROLE_BATCH_SPLITS);
+    int64_t *order = NULL, n, first = 0, total;
     enum d2_status st = check_detections(boxes, scores, classes, err);
     if (st != D2_OK)
         return st;
-    if (count != 1)
+    total = n = leading(boxes);
+    if (splits) {
+        /* Image `index` owns rows [first, first + n): the runs batch_splits counts. */
+        if (d2_tensor_numel(splits) != count)
+            return d2_errorf(err, D2_ERR_SHAPE, "batch_splits has %lld entries for a batch of %u images",
+                             (long long)d2_tensor_numel(splits), count);
+        for (uint32_t b = 0; b < index; b++)
+            first += d2_load_i64(splits->data, splits->dtype, b);
+        n = d2_load_i64(splits->data, splits->dtype, index);
+        if (first < 0 || n < 0 || first + n > total)
+            return d2_errorf(err, D2_ERR_SHAPE, "batch_splits do not add up to the %lld detections", (long long)total);
+    } else if (count != 1) {
         return d2_errorf(err, D2_ERR_UNSUPPORTED, "the Caffe2 graph returns no batch_splits: run one image at a time");
-    n = leading(boxes);
-    if ((class_masks && (class_masks->rank != 4 || leading(class_masks) != n)) ||
-        (heatmaps && (heatmaps->rank != 4 || leading(heatmaps) != n)))
+    }
+    if ((class_masks && (class_masks->rank != 4 || leading(class_masks) != total)) ||
+        (heatmaps && (heatmaps->rank != 4 || leading(heatmaps) != total)))
         return d2_errorf(err, D2_ERR_SHAPE, "mask or keypoint output does not have one [K,M,M] map per detection");
     order = d2_alloc(alloc, (size_t)(n + 1) * sizeof *order);
     if (!order)
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory sorting detections");
     for (int64_t i = 0; i < n; i++)
-        order[i] = i;
+        order[i] = first + i;
     st = gather_rows(scores, order, n, true, alloc, &f_scores, err); /* f32 scores to sort by */
     if (st == D2_OK) {
+        /* f_scores row i is detection first + i: sort those positions, then shift */
+        for (int64_t i = 0; i < n; i++)
+            order[i] = i;
         sort_scores = f_scores.data;
         qsort(order, (size_t)n, sizeof *order, by_score_desc);
         sort_scores = NULL;
-        st = gather_rows(boxes, order, n, true, alloc, &s_boxes, err);
+        st = gather_rows(&f_scores, order, n, true, alloc, &s_scores, err);
+        for (int64_t i = 0; i < n; i++)
+            order[i] += first;
     }
     if (st == D2_OK)
-        st = gather_rows(&f_scores, order, n, true, alloc, &s_scores, err);
+        st = gather_rows(boxes, order, n, true, alloc, &s_boxes, err);
     if (st == D2_OK)
         st = gather_rows(classes, order, n, false, alloc, &s_classes, err);
     if (st == D2_OK && class_masks) {
@@ -421,7 +437,7 @@ enum d2_status d2_predict_instances(const struct d2_model_meta *meta, const stru
                          meta->num_outputs);
     switch (meta->export_method) {
     case D2_EXPORT_CAFFE2_TRACING:
-        return caffe2_instances(meta, outputs, num_outputs, image, count, alloc, out, err);
+        return caffe2_instances(meta, outputs, num_outputs, image, index, count, alloc, out, err);
     case D2_EXPORT_TORCHVISION:
         return torchvision_instances(meta, outputs, num_outputs, image, alloc, out, err);
     case D2_EXPORT_TRACING:

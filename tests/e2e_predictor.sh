@@ -9,8 +9,9 @@
 #     retinanet; also through a model.ir compiled with the metadata flags.
 #   - Caffe2 faster_rcnn NetDef: its boxes/scores/classes equal mask_rcnn's (same weights,
 #     fixtures README), on both images; padding with the pixel mean (default) equals
-#     DefaultPredictor, zero padding (Caffe2's own convention) must differ; two images in
-#     one call give the same per-image answers as one by one.
+#     DefaultPredictor, zero padding (Caffe2's own convention) must differ; a batch of
+#     images (the Caffe2 frontend's per-image batch_splits) gives each image exactly its
+#     one-by-one answer.
 #   - --json / --vis / --score-thresh produce their files and filter.
 # The TorchScript exports are checked when the TorchScript frontend can load them.
 # Usage: tests/e2e_predictor.sh BUILD_DIR
@@ -76,12 +77,22 @@ for stem in grace_hopper grace_hopper_fliprot90; do
   check caffe2_faster_rcnn_$stem "$c2 $img $size" 0 "$pred/mask_rcnn/$stem" boxes_only
 done
 check_differs caffe2_faster_rcnn_zero_pad "$c2 $gh $size --pad-value zero" 0 "$pred/mask_rcnn/grace_hopper" boxes_only
-# Two images in one call: the same per-image answers as one by one.
-check caffe2_two_images_0 "$c2 $gh $flip $size" 0 "$pred/mask_rcnn/grace_hopper" boxes_only
-if [ -d "$tmp/caffe2_two_images_0/1" ]; then
-  if r=$("$cmp" "$tmp/caffe2_two_images_0/1" "$tmp/caffe2_faster_rcnn_grace_hopper_fliprot90/0" same); then
-    echo "ok   caffe2_two_images_1: $r"; else echo "FAIL caffe2_two_images_1: $r"; fail=1; fi
+# A batch: images of equal padded size share a run (grace_hopper and a halved mirror of it,
+# tools/make_predictor_batch_image.py, both 375x320 -> 384x320), the fliprot90 image runs
+# alone; every answer must equal the one-by-one run exactly.
+mirror=tests/data/predictor/grace_hopper_half_mirror.png
+# shellcheck disable=SC2086
+if ! "$d2rt" run "$c2" "$mirror" $size --out "$tmp/caffe2_mirror_alone" >"$tmp/mirror.log" 2>&1; then
+  echo "FAIL caffe2_mirror_alone: d2rt run: $(tail -1 "$tmp/mirror.log")"; fail=1
 fi
+check caffe2_batch_0 "$c2 $gh $mirror $flip $size" 0 "$pred/mask_rcnn/grace_hopper" boxes_only
+if grep -q '^# batch of 2 (padded 384 x 320): images 0 1$' "$tmp/caffe2_batch_0.log"; then
+  echo "ok   caffe2_batch_ran_as_batch"; else echo "FAIL caffe2_batch_ran_as_batch: no batch of 2"; fail=1; fi
+for pair in "0 caffe2_faster_rcnn_grace_hopper" "1 caffe2_mirror_alone" "2 caffe2_faster_rcnn_grace_hopper_fliprot90"; do
+  set -- $pair  # shellcheck disable=SC2086
+  if r=$("$cmp" "$tmp/caffe2_batch_0/$1" "$tmp/$2/0" same); then echo "ok   caffe2_batch_image_$1 == alone: $r"
+  else echo "FAIL caffe2_batch_image_$1 == alone: $r"; fail=1; fi
+done
 
 # TorchScript exports (shape-generic: both images), when the frontend loads them.
 for model in mask_rcnn retinanet; do

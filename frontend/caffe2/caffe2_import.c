@@ -8,6 +8,10 @@
  *     operator reads become graph inputs, in order: `data` is f32 [batch,3,height,
  *     width] and `im_info` f32 [batch,3] (the detectron2 convention, symbolic dims);
  *     any other input has an unknown type. External outputs become graph outputs.
+ *     When they are BoxWithNMSLimit's detections, its batch_splits output (detections
+ *     per image) is appended as one more graph output, `batch_splits_nms` (detectron2's
+ *     alias of it), recorded in metadata "caffe2_batch_splits_output" = its index: with
+ *     it a batch of images splits back into per-image answers.
  *   - operators go through d2_caffe2_map_op (caffe2_ops.c) one by one. Blob names are
  *     kept as value names. Caffe2 blobs may be overwritten (in-place ops such as
  *     Relu x -> x): the IR is SSA, so a blob defined again gets a fresh name
@@ -583,6 +587,40 @@ static enum d2_status add_graph_outputs(struct importer *im, const D2rtCaffe2__N
     return D2_OK;
 }
 
+static bool is_external_output(const D2rtCaffe2__NetDef *net, const char *blob)
+{
+    for (size_t i = 0; i < net->n_external_output; i++)
+        if (net->external_output[i] && strcmp(net->external_output[i], blob) == 0)
+            return true;
+    return false;
+}
+
+/* BoxWithNMSLimit's batch_splits as an extra output (see the header). */
+static enum d2_status add_batch_splits_output(struct importer *im, const D2rtCaffe2__NetDef *net)
+{
+    for (size_t i = 0; i < net->n_op; i++) {
+        const D2rtCaffe2__OperatorDef *op = net->op[i];
+        uint64_t v;
+        char index[16];
+        if (!op->type || strcmp(op->type, "BoxWithNMSLimit") != 0 || op->n_output < 4 || !op->output[0] ||
+            !op->output[3] || !is_external_output(net, op->output[0]) || is_external_output(net, op->output[3]))
+            continue;
+        if (!map_get(&im->blobs, op->output[3], &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
+            return D2_OK;
+        d2_value_id id = (d2_value_id)v;
+        const char *name = fresh_name(im, "batch_splits_nms");
+        if (!name)
+            return D2_ERR_NOMEM;
+        int32_t node = d2_graph_add_node(im->g, D2_OP_IDENTITY, "", 1, &id, 1, &name, im->err);
+        if (node < 0)
+            return im->err->code;
+        snprintf(index, sizeof index, "%u", im->g->num_outputs);
+        C2_TRY(d2_graph_add_output(im->g, d2_node_output(im->g, node, 0), im->err));
+        return d2_graph_set_metadata(im->g, "caffe2_batch_splits_output", index, im->err);
+    }
+    return D2_OK;
+}
+
 static enum d2_status set_metadata(struct importer *im, const D2rtCaffe2__NetDef *net)
 {
     char buf[256];
@@ -657,6 +695,8 @@ struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_si
         st = import_op(&im, net->op[i], (uint32_t)i);
     if (st == D2_OK)
         st = add_graph_outputs(&im, net);
+    if (st == D2_OK)
+        st = add_batch_splits_output(&im, net);
     if (st == D2_OK)
         st = set_metadata(&im, net);
     if (st == D2_OK)

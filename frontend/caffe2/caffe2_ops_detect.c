@@ -7,7 +7,10 @@
  *   NMS; only upright boxes: 4-column anchors).
  * CollectRpnProposals(rois_0..L-1, probs_0..L-1) -> concat both, stable descending
  *   sort of the probs keeping the first rpn_post_nms_topN (ties: lower index first, as
- *   Caffe2's SortAndLimitRoIsByScores), rois gathered in that order.
+ *   Caffe2's SortAndLimitRoIsByScores), rois gathered in that order. With 5-column rois
+ *   (a batch index) the top-N is taken per image, grouped by image: Caffe2 took it over
+ *   the whole batch, but detectron2's exports never ran a batch (batch 1 is the same
+ *   either way), and per image is what gives every image the answer it gets alone.
  * DistributeFpnProposals(rois) -> fpn_level_assign (epsilon 1e-6); rois of each level
  *   in their original order (non_zero of level == l, gather); rois_idx_restore_int32 =
  *   inverse of the stable level sort (argsort of the concatenated level order).
@@ -22,8 +25,12 @@
  *   score > score_thresh over the foreground columns, box_batched_nms grouped by
  *   class (order by_id, detections_per_im over all classes, Caffe2's NaN-IoU rule),
  *   outputs scores, boxes, classes (f32), batch_splits (f32), keeps (i32 row indices),
- *   keeps_size (i32 [1,C], count per class column). A single image is assumed: the
- *   detections_per_im limit is applied over all rows (detectron2 exports batch 1).
+ *   keeps_size (i32 [1,C], count per class column). Without batch_splits a single
+ *   image is assumed. With it (rows of image b are the b-th run of batch_splits rows),
+ *   NMS groups by (image, class), detections_per_im applies per image, the output is
+ *   grouped by image then class, and batch_splits out = detections per image: what
+ *   running each image alone gives (Caffe2 never supported detectron2 batches; keeps_size
+ *   still counts over the whole batch).
  */
 #include "frontend/caffe2/caffe2_internal.h"
 
@@ -69,6 +76,57 @@ static enum d2_status conv_generate_proposals(struct c2_op_ctx *ctx)
     return c2_arg_int(ctx, "legacy_plus_one", 1, &a->legacy_plus_one);
 }
 
+/* Positions to keep of the entries (scores [n], image [n] i64, num_images i64 scalar):
+ * at most k per image, the highest scores first (ties: lower index first), listed by
+ * image, then descending score. Two stable sorts give the (image, -score, index) order;
+ * an entry's rank within its image is its position minus the entries of lower images. */
+static d2_value_id per_image_top_k(struct c2_op_ctx *ctx, d2_value_id scores, d2_value_id image,
+                                   d2_value_id num_images, int64_t k)
+{
+    struct d2_attrs_sort *sa;
+    struct d2_attrs_reduce *ra;
+    struct d2_attrs_cum_sum *cs;
+    int32_t by_score = c2_emit(ctx, D2_OP_SORT, 1, &scores, 2, NULL, (void **)&sa);
+    if (by_score < 0)
+        return D2_NO_VALUE;
+    sa->axis = 0;
+    sa->descending = 1;
+    d2_value_id order1 = d2_node_output(ctx->g, by_score, 1);
+    d2_value_id image1 = c2_gather(ctx, image, order1, 0);
+    if (image1 == D2_NO_VALUE)
+        return D2_NO_VALUE;
+    int32_t by_image = c2_emit(ctx, D2_OP_SORT, 1, &image1, 2, NULL, (void **)&sa);
+    if (by_image < 0)
+        return D2_NO_VALUE;
+    sa->axis = 0;
+    sa->descending = 0;
+    d2_value_id sorted_image = d2_node_output(ctx->g, by_image, 0);
+    d2_value_id perm = c2_gather(ctx, order1, d2_node_output(ctx->g, by_image, 1), 0);
+    /* entries per image, then where each image starts */
+    d2_value_id range_in[3] = { c2_const_i64_scalar(ctx, 0), num_images, c2_const_i64_scalar(ctx, 1) };
+    d2_value_id images = c2_node(ctx, D2_OP_RANGE, 3, range_in, NULL);                          /* [N] */
+    d2_value_id hit = c2_cast(ctx, c2_binary(ctx, D2_OP_EQUAL, c2_reshape(ctx, image, (const int64_t[]){ -1, 1 }, 2),
+                                             images), D2_DTYPE_I64);                             /* [n,N] */
+    d2_value_id sum_in[2] = { hit, c2_const_i64(ctx, (const int64_t[]){ 0 }, 1) };
+    if (hit == D2_NO_VALUE || sum_in[1] == D2_NO_VALUE || perm == D2_NO_VALUE)
+        return D2_NO_VALUE;
+    d2_value_id counts = c2_node(ctx, D2_OP_REDUCE_SUM, 2, sum_in, (void **)&ra);
+    if (counts == D2_NO_VALUE)
+        return D2_NO_VALUE;
+    ra->keepdims = 0;
+    d2_value_id cum_in[2] = { counts, c2_const_i64_scalar(ctx, 0) };
+    d2_value_id starts = c2_node(ctx, D2_OP_CUM_SUM, 2, cum_in, (void **)&cs);
+    if (starts == D2_NO_VALUE)
+        return D2_NO_VALUE;
+    cs->exclusive = 1;
+    d2_value_id pos_in[3] = { c2_const_i64_scalar(ctx, 0), c2_reshape(ctx, c2_dim(ctx, scores, 0), NULL, 0),
+                              c2_const_i64_scalar(ctx, 1) };
+    d2_value_id positions = c2_node(ctx, D2_OP_RANGE, 3, pos_in, NULL);
+    d2_value_id rank = c2_binary(ctx, D2_OP_SUB, positions, c2_gather(ctx, starts, sorted_image, 0));
+    d2_value_id keep = c2_unary(ctx, D2_OP_NON_ZERO, c2_binary(ctx, D2_OP_LESS, rank, c2_const_scalar(ctx, D2_DTYPE_I64, (double)k)));
+    return c2_gather(ctx, perm, c2_reshape(ctx, keep, (const int64_t[]){ -1 }, 1), 0);
+}
+
 static enum d2_status conv_collect_rpn_proposals(struct c2_op_ctx *ctx)
 {
     int64_t max_level, min_level, top_n;
@@ -91,6 +149,31 @@ static enum d2_status conv_collect_rpn_proposals(struct c2_op_ctx *ctx)
     d2_value_id probs = c2_node(ctx, D2_OP_CONCAT, n, ctx->inputs + n, (void **)&ca);
     C2_CHECK(ctx, probs);
     ca->axis = 0;
+    if (columns(ctx, ctx->inputs[0]) == 5 && top_n > 0) {
+        /* top_n per image; the image count is the largest batch index + 1 */
+        d2_value_id batch_idx = c2_reshape(ctx, c2_cast(ctx, c2_slice(ctx, rois, 1, 0, 1), D2_DTYPE_I64),
+                                           (const int64_t[]){ -1 }, 1);
+        d2_value_id with_floor_in[2] = { batch_idx, c2_const_i64(ctx, (const int64_t[]){ -1 }, 1) };
+        struct d2_attrs_axis *cat;
+        C2_CHECK(ctx, batch_idx);
+        C2_CHECK(ctx, with_floor_in[1]);
+        d2_value_id with_floor = c2_node(ctx, D2_OP_CONCAT, 2, with_floor_in, (void **)&cat);
+        C2_CHECK(ctx, with_floor);
+        cat->axis = 0;
+        struct d2_attrs_reduce *ra;
+        d2_value_id max_idx = c2_node(ctx, D2_OP_REDUCE_MAX, 1, &with_floor, (void **)&ra);
+        C2_CHECK(ctx, max_idx);
+        ra->keepdims = 0;
+        d2_value_id num_images = c2_binary(ctx, D2_OP_ADD, max_idx, c2_const_scalar(ctx, D2_DTYPE_I64, 1.0));
+        C2_CHECK(ctx, num_images);
+        d2_value_id keep = per_image_top_k(ctx, probs, batch_idx, num_images, top_n);
+        C2_CHECK(ctx, keep);
+        d2_value_id gin[2] = { rois, keep };
+        struct d2_attrs_axis *ga;
+        C2_CHECK(ctx, c2_node_named(ctx, 0, D2_OP_GATHER, 2, gin, (void **)&ga));
+        ga->axis = 0;
+        return D2_OK;
+    }
     d2_value_id sort_in[2] = { probs, top_n > 0 ? c2_const_i64_scalar(ctx, top_n) : D2_NO_VALUE };
     if (top_n > 0)
         C2_CHECK(ctx, sort_in[1]);
@@ -299,12 +382,7 @@ static enum d2_status conv_box_with_nms_limit(struct c2_op_ctx *ctx)
     if (num_classes >= 0 && num_classes < 2)
         return c2_error(ctx, D2_ERR_SHAPE, "scores have %lld columns, expected background + classes",
                         (long long)num_classes);
-    if (ctx->num_inputs == 3) {
-        const struct d2_type *bt = c2_type(ctx, ctx->inputs[2]);
-        if (bt->rank == 1 && bt->dims[0] > 1)
-            return c2_error(ctx, D2_ERR_UNSUPPORTED, "batches of %lld images are not supported (only 1)",
-                            (long long)bt->dims[0]);
-    }
+    bool batched = ctx->num_inputs == 3;
 
     /* Foreground score columns: class j = 1..C-1 reads column j - 1 + boxes_bg, i.e.
      * columns [1, C) or [0, C-1) (background last). */
@@ -332,15 +410,64 @@ static enum d2_status conv_box_with_nms_limit(struct c2_op_ctx *ctx)
     C2_CHECK(ctx, cand_scores);
     C2_CHECK(ctx, cand_boxes);
     C2_CHECK(ctx, cls);
+    /* With batch_splits: image of each row (rows of image b follow those of b - 1), and
+     * NMS groups by (image, class). */
+    d2_value_id cand_image = D2_NO_VALUE, num_images = D2_NO_VALUE, group = cls;
+    if (batched) {
+        d2_value_id splits = c2_cast(ctx, ctx->inputs[2], D2_DTYPE_I64);
+        d2_value_id cum_in[2] = { splits, c2_const_i64_scalar(ctx, 0) };
+        C2_CHECK(ctx, splits);
+        d2_value_id ends = c2_node(ctx, D2_OP_CUM_SUM, 2, cum_in, NULL);                              /* [N] */
+        d2_value_id row_in[3] = { c2_const_i64_scalar(ctx, 0), c2_reshape(ctx, c2_dim(ctx, scores, 0), NULL, 0),
+                                  c2_const_i64_scalar(ctx, 1) };
+        C2_CHECK(ctx, row_in[1]);
+        d2_value_id row_ids = c2_reshape(ctx, c2_node(ctx, D2_OP_RANGE, 3, row_in, NULL), (const int64_t[]){ -1, 1 }, 2);
+        d2_value_id past = c2_cast(ctx, c2_binary(ctx, D2_OP_GREATER_EQUAL, row_ids, ends), D2_DTYPE_I64); /* [R,N] */
+        d2_value_id sum_in[2] = { past, c2_const_i64(ctx, (const int64_t[]){ 1 }, 1) };
+        struct d2_attrs_reduce *ra;
+        C2_CHECK(ctx, past);
+        C2_CHECK(ctx, sum_in[1]);
+        d2_value_id row_image = c2_node(ctx, D2_OP_REDUCE_SUM, 2, sum_in, (void **)&ra);                   /* [R] */
+        C2_CHECK(ctx, row_image);
+        ra->keepdims = 0;
+        cand_image = c2_gather(ctx, row_image, rows, 0);
+        num_images = c2_reshape(ctx, c2_dim(ctx, ctx->inputs[2], 0), NULL, 0);
+        d2_value_id fg = c2_reshape(ctx, c2_dim(ctx, fg_scores, 1), NULL, 0);
+        group = c2_binary(ctx, D2_OP_ADD, c2_binary(ctx, D2_OP_MUL, cand_image, fg), cls);
+        C2_CHECK(ctx, group);
+        C2_CHECK(ctx, num_images);
+    }
     struct d2_attrs_box_nms *na;
-    d2_value_id nms_in[3] = { cand_boxes, cand_scores, cls };
+    d2_value_id nms_in[3] = { cand_boxes, cand_scores, group };
     d2_value_id kept = c2_node(ctx, D2_OP_BOX_BATCHED_NMS, 3, nms_in, (void **)&na);
     C2_CHECK(ctx, kept);
     na->iou_threshold = (float)nms;
-    na->max_output = per_image > 0 ? per_image : -1;
+    na->max_output = per_image > 0 && !batched ? per_image : -1;
     na->legacy_plus_one = plus_one;
     na->nan_iou_suppresses = 1;
     na->order = D2_NMS_ORDER_BY_ID;
+    d2_value_id kept_image = D2_NO_VALUE;
+    if (batched) {
+        kept_image = c2_gather(ctx, cand_image, kept, 0);
+        C2_CHECK(ctx, kept_image);
+        if (per_image > 0) {
+            /* detections_per_im per image, then back to the (image, class) order */
+            struct d2_attrs_sort *sa;
+            d2_value_id top = per_image_top_k(ctx, c2_gather(ctx, cand_scores, kept, 0), kept_image, num_images,
+                                              per_image);
+            C2_CHECK(ctx, top);
+            int32_t restore = c2_emit(ctx, D2_OP_SORT, 1, &top, 2, NULL, (void **)&sa);
+            if (restore < 0)
+                return ctx->err->code;
+            sa->axis = 0;
+            sa->descending = 0;
+            d2_value_id in_order = d2_node_output(ctx->g, restore, 0);
+            kept = c2_gather(ctx, kept, in_order, 0);
+            kept_image = c2_gather(ctx, kept_image, in_order, 0);
+            C2_CHECK(ctx, kept);
+            C2_CHECK(ctx, kept_image);
+        }
+    }
 
     struct d2_attrs_axis *ga;
     d2_value_id in[2] = { cand_scores, kept };
@@ -360,7 +487,19 @@ static enum d2_status conv_box_with_nms_limit(struct c2_op_ctx *ctx)
         C2_CHECK(ctx, c2_node_named(ctx, 2, D2_OP_CAST, 1, &kept_cls, (void **)&ca));
         ca->to = D2_DTYPE_F32;
     }
-    if (ctx->num_outputs > 3) {
+    if (ctx->num_outputs > 3 && batched) {
+        /* detections per image: [N] */
+        d2_value_id range_in[3] = { c2_const_i64_scalar(ctx, 0), num_images, c2_const_i64_scalar(ctx, 1) };
+        d2_value_id images = c2_node(ctx, D2_OP_RANGE, 3, range_in, NULL);
+        d2_value_id hit = c2_cast(ctx, c2_binary(ctx, D2_OP_EQUAL, c2_reshape(ctx, kept_image, (const int64_t[]){ -1, 1 }, 2),
+                                                 images), D2_DTYPE_F32);
+        d2_value_id sum_in[2] = { hit, c2_const_i64(ctx, (const int64_t[]){ 0 }, 1) };
+        struct d2_attrs_reduce *ra;
+        C2_CHECK(ctx, hit);
+        C2_CHECK(ctx, sum_in[1]);
+        C2_CHECK(ctx, c2_node_named(ctx, 3, D2_OP_REDUCE_SUM, 2, sum_in, (void **)&ra));
+        ra->keepdims = 0;
+    } else if (ctx->num_outputs > 3) {
         d2_value_id count = c2_dim(ctx, kept, 0);
         C2_CHECK(ctx, count);
         C2_CHECK(ctx, c2_node_named(ctx, 3, D2_OP_CAST, 1, &count, (void **)&ca));

@@ -6,7 +6,8 @@
  * outputs per the metadata and post-process to the original image
  * (runtime/predict.h). Prints a table per image; --out DIR writes DIR/<i>/{boxes,...}.npy,
  * --json FILE COCO results, --vis FILE.png a picture (FILE_<i>.png for several images).
- * Images run one by one unless the model takes a batch (d2_predict_supports_batch). */
+ * Images run one by one unless the model takes a batch (d2_predict_supports_batch):
+ * then images of equal padded size share a run (see run_all). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,81 @@ done:
     return rc;
 }
 
+/* Padded size of an image in a batch: batching pads every image to the largest, which
+ * changes what the network sees near the bottom/right edge (as it does in detectron2), so
+ * only images of equal padded size share a run and every answer equals the one-by-one one. */
+static void padded_size(const struct d2_model_meta *meta, const struct d2_predict_image *image, int64_t *h, int64_t *w)
+{
+    int64_t div = meta->size_divisibility > 1 ? meta->size_divisibility : 1;
+    *h = (image->resized.dims[0] + div - 1) / div * div;
+    *w = (image->resized.dims[1] + div - 1) / div * div;
+}
+
+/* Run every image: one batch per padded size when the model takes batches (images
+ * reordered into contiguous groups through `order`), else one by one. */
+static int run_all(const struct d2_graph *g, const struct d2_model_meta *meta, const struct run_options *o,
+                   struct d2_predict_image *images, struct d2_instances *results)
+{
+    int n = o->num_images, rc = 1;
+    if (!d2_predict_supports_batch(g, meta)) {
+        for (int i = 0; i < n; i++)
+            if (predict_batch(g, meta, o, images, i, 1, results) != 0)
+                return 1;
+        return 0;
+    }
+    struct d2_predict_image *group_images = calloc((size_t)n, sizeof *group_images);
+    struct d2_instances *group_results = calloc((size_t)n, sizeof *group_results);
+    int *members = calloc((size_t)n, sizeof *members);
+    char *done = calloc((size_t)n, 1);
+    struct run_options group_opts = *o;
+    const char **group_paths = calloc((size_t)n, sizeof *group_paths);
+    if (!group_images || !group_results || !members || !done || !group_paths) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    group_opts.images = group_paths;
+    for (int i = 0; i < n; i++) {
+        int64_t hi, wi, hj, wj;
+        int count = 0;
+        if (done[i])
+            continue;
+        padded_size(meta, &images[i], &hi, &wi);
+        for (int j = i; j < n; j++) {
+            padded_size(meta, &images[j], &hj, &wj);
+            if (!done[j] && hj == hi && wj == wi) {
+                done[j] = 1;
+                members[count] = j;
+                group_images[count] = images[j]; /* shallow: the group borrows the pixels */
+                group_paths[count] = o->images[j];
+                count++;
+            }
+        }
+        group_opts.num_images = count;
+        memset(group_results, 0, sizeof *group_results * (size_t)count);
+        if (count > 1) {
+            printf("# batch of %d (padded %lld x %lld): images", count, (long long)hi, (long long)wi);
+            for (int k = 0; k < count; k++)
+                printf(" %d", members[k]);
+            printf("\n");
+        }
+        if (predict_batch(g, meta, &group_opts, group_images, 0, count, group_results) != 0) {
+            for (int k = 0; k < count; k++)
+                d2_instances_release(&group_results[k], NULL);
+            goto out;
+        }
+        for (int k = 0; k < count; k++)
+            results[members[k]] = group_results[k];
+    }
+    rc = 0;
+out:
+    free(group_images);
+    free(group_results);
+    free(members);
+    free(done);
+    free(group_paths);
+    return rc;
+}
+
 static int write_results(const struct run_options *o, const struct d2_model_meta *meta,
                          struct d2_predict_image *images, struct d2_instances *results)
 {
@@ -487,14 +563,8 @@ int cli_run_images(int argc, char **argv)
             rc = cli_fail("%s", err.message);
             goto done;
         }
-    if (d2_predict_supports_batch(g, &meta)) {
-        if (predict_batch(g, &meta, &o, images, 0, o.num_images, results) != 0)
-            goto done;
-    } else {
-        for (int i = 0; i < o.num_images; i++)
-            if (predict_batch(g, &meta, &o, images, i, 1, results) != 0)
-                goto done;
-    }
+    if (run_all(g, &meta, &o, images, results) != 0)
+        goto done;
     rc = write_results(&o, &meta, images, results);
 done:
     for (int i = 0; images && i < o.num_images; i++)
