@@ -64,17 +64,18 @@ static enum d2_status check_fixed_dims(const struct d2_graph *g, uint32_t i, con
                                        struct d2_error *err)
 {
     const struct d2_type *t = &g->values[g->inputs[i]].type;
+    int skip = rank == 4; /* [1, 3, h, w]: report the image dims */
     if (t->rank != rank)
         return D2_OK;
     for (int d = 0; d < rank; d++)
         if (t->dims[d] >= 0 && t->dims[d] != dims[d])
             return d2_errorf(err, D2_ERR_SHAPE,
-                             "input '%s' has the fixed shape [%lld,%lld,%lld%s] but this image becomes "
-                             "[%lld,%lld,%lld%s] (export with dynamic axes, or set --min-size/--max-size to the "
+                             "input '%s' has the fixed shape [%lld,%lld,%lld] but this image becomes "
+                             "[%lld,%lld,%lld] (export with dynamic axes, or set --min-size/--max-size to the "
                              "sizes the model was exported with)",
-                             g->values[g->inputs[i]].name, (long long)t->dims[0], (long long)t->dims[1],
-                             (long long)t->dims[2], rank == 4 ? ",.." : "", (long long)dims[0],
-                             (long long)dims[1], (long long)dims[2], rank == 4 ? ",.." : "");
+                             g->values[g->inputs[i]].name, (long long)t->dims[skip], (long long)t->dims[skip + 1],
+                             (long long)t->dims[skip + 2], (long long)dims[skip], (long long)dims[skip + 1],
+                             (long long)dims[skip + 2]);
     return D2_OK;
 }
 
@@ -102,7 +103,7 @@ static enum d2_status single_image_input(const struct d2_graph *g, const struct 
         input->dims[0] = 1;
         input->rank = 4;
     }
-    return check_fixed_dims(g, 0, input->rank == 4 ? input->dims + 1 : input->dims, 3, err);
+    return check_fixed_dims(g, 0, input->dims, input->rank, err);
 }
 
 static enum d2_status caffe2_inputs(const struct d2_graph *g, const struct d2_model_meta *meta,
@@ -459,7 +460,7 @@ enum d2_status d2_instances_keep_scores_above(struct d2_instances *inst, double 
     if (!order)
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory filtering instances");
     for (int64_t i = 0; i < inst->count; i++)
-        if (((const float *)inst->scores.data)[i] > threshold)
+        if (((const float *)inst->scores.data)[i] > (float)threshold) /* torch: the scalar becomes f32 */
             order[n++] = i;
     memset(&kept.boxes, 0, sizeof kept.boxes);
     memset(&kept.scores, 0, sizeof kept.scores);
