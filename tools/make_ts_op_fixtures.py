@@ -77,9 +77,9 @@ def write(name, module, inputs, mode="trace", shapes=None, tol=None, run_inputs=
         run = run_inputs if run_inputs is not None else inputs
         outs = flatten(loaded(*run)) if expected is None else expected
     for k, x in enumerate(run):
-        np.save(os.path.join(d, "in%d.npy" % k), np.ascontiguousarray(x.numpy()))
+        np.save(os.path.join(d, "in%d.npy" % k), np.array(x.numpy(), order="C"))
     for k, y in enumerate(outs):
-        np.save(os.path.join(d, "out%d.npy" % k), np.ascontiguousarray(y.detach().numpy()))
+        np.save(os.path.join(d, "out%d.npy" % k), np.array(y.detach().numpy(), order="C"))
     if shapes is None:
         shapes = ";".join(dtype_name(x) + ":" + ",".join(str(s) for s in x.shape) for x in run)
     with open(os.path.join(d, "shapes.txt"), "w") as f:
@@ -259,6 +259,27 @@ class ScriptedBatchedNms(torch.nn.Module):
         return torchvision.ops.batched_nms(boxes, scores, idxs, 0.4)
 
 
+class DynamicLoops(torch.nn.Module):
+    """Loops whose trip count or condition depends on the input: IR loops."""
+
+    def forward(self, x: torch.Tensor):
+        acc = torch.zeros_like(x[0])
+        n = x.size(0)
+        count = 0
+        for i in range(n):
+            acc = acc + x[i] * (i + 1)
+            count += 2
+        k = 0
+        y = x.abs().sum() * 10
+        while y > 1.0:
+            y = y / 2
+            k += 1
+        t = x.clone()
+        for j in range(1, n, 2):
+            t[j] = t[j - 1] * 2
+        return acc, count, y, k, t
+
+
 class Unsupported(torch.nn.Module):
     def forward(self, x):
         return torch.kthvalue(x, 2, 1)[0]
@@ -314,6 +335,7 @@ def main():
         cls = torch.from_numpy(np.random.default_rng(3).integers(0, 3, 40))
         write("batched_nms_script", ScriptedBatchedNms(), [b, s, cls], "script", shapes="f32:?n,4;f32:?n;i64:?n")
     write("unsupported_op", Unsupported(), [randn(2, 5)], "script")
+    write("loops_script", DynamicLoops(), [randn(4, 3)], "script", shapes="f32:?n,3", run_inputs=[randn(5, 3)])
     sx, sy = randn(3, 4), randn(3, 4)
     write("control_script", Scripted(), [sx, sy], "script", shapes="f32:3,4;f32:3,4")
     write("control_script_neg", Scripted(), [sx, sy], "script", shapes="f32:3,4;f32:3,4",

@@ -288,6 +288,10 @@ enum d2_status ts_exec_block(struct ts_lower *L, struct ts_env *env, const struc
 /* Whether a block certainly raises (its straight-line part calls
  * ops.prim.RaiseException or has a raise statement): such branches are guards. */
 bool ts_block_raises(const struct ts_block *b);
+/* Loops with a run-time trip count or condition (ts_lower_loop.c): an IR loop. */
+enum d2_status ts_lower_dynamic_for(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s,
+                                    struct tsv *start, struct tsv *end, int64_t step);
+enum d2_status ts_lower_dynamic_while(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s, struct tsv *cond);
 /* Call a callable value (qualified function name, builtin op). */
 enum d2_status ts_call_value(struct ts_lower *L, struct tsv *fn, struct ts_call *call, struct tsv **out);
 /* Call a builtin op by qualified name ("aten::add"); error naming it when unknown. */

@@ -107,9 +107,15 @@ const struct d2_tensor *ts_const_of(struct ts_lower *L, d2_value_id id)
 int32_t ts_node(struct ts_lower *L, enum d2_op op, uint32_t num_inputs, const d2_value_id *inputs,
                 uint32_t num_outputs)
 {
-    for (uint32_t i = 0; i < num_inputs; i++)
-        if (inputs[i] == D2_NO_VALUE && (i < d2_op_info(op)->min_inputs))
-            return -1; /* an input failed to lower: the error is already set */
+    /* An input that failed to lower left its error set; D2_NO_VALUE without an error
+     * is an omitted optional input (the loop's trip count, say). */
+    if (L->err->code != D2_OK)
+        return -1;
+    for (uint32_t i = 0; i < num_inputs && i < d2_op_info(op)->min_inputs; i++)
+        if (inputs[i] == D2_NO_VALUE && !(op == D2_OP_LOOP && i < 2)) {
+            ts_fail(L, D2_ERR_INTERNAL, "%s: required input %u is missing", d2_op_name(op), i);
+            return -1;
+        }
     int32_t n = d2_graph_add_node(L->frame->g, op, "", num_inputs, inputs, num_outputs, NULL, L->err);
     if (n < 0)
         ts_fail(L, L->err->code ? L->err->code : D2_ERR_NOMEM, "cannot add node");

@@ -11,7 +11,9 @@
  *     tensor cells the branches change become the `if`'s outputs, and the branches'
  *     own writes are undone afterwards;
  *   - `for` loops over static ranges and lists are unrolled (TS_MAX_UNROLL iterations
- *     in total); `while` loops need a condition known at compile time.
+ *     in total), as are `while` loops whose condition is known at compile time;
+ *     a range with a run-time bound or a run-time while condition becomes an IR
+ *     `loop` (ts_lower_loop.c).
  */
 #include "frontend/torchscript/ts_lower.h"
 
@@ -591,6 +593,8 @@ static enum d2_status exec_for(struct ts_lower *L, struct ts_env *env, const str
     if (iter->kind == TSE_CALL && iter->u.call.fn->kind == TSE_NAME && strcmp(iter->u.call.fn->u.name, "range") == 0 &&
         !ts_env_get(env, "range")) {
         int64_t b[3] = { 0, 0, 1 };
+        struct tsv *bounds[3] = { NULL, NULL, NULL };
+        bool dynamic = false;
         uint32_t n = iter->u.call.args.count;
         if (n < 1 || n > 3)
             return ts_fail(L, D2_ERR_PARSE, "range() takes 1 to 3 arguments");
@@ -599,10 +603,23 @@ static enum d2_status exec_for(struct ts_lower *L, struct ts_env *env, const str
             int64_t k;
             if ((st = ts_eval(L, env, iter->u.call.args.items[i], &v)) != D2_OK)
                 return st;
-            if (!ts_static_int(L, v, &k))
-                return ts_fail(L, D2_ERR_UNSUPPORTED,
-                               "loop over range() with a bound known only at run time (not supported yet)");
+            bounds[n == 1 ? 1 : i] = v;
+            if (!ts_static_int(L, v, &k)) {
+                if (!ts_is_number(v) && !ts_is_tensor(v))
+                    return ts_fail(L, D2_ERR_PARSE, "range() of %s", tsv_describe(v));
+                if (i == 2)
+                    return ts_fail(L, D2_ERR_UNSUPPORTED, "range() with a step known only at run time");
+                dynamic = true;
+                continue;
+            }
             b[n == 1 ? 1 : i] = k;
+        }
+        if (dynamic) {
+            if (b[2] == 0)
+                return ts_fail(L, D2_ERR_PARSE, "range() step must not be zero");
+            if (!bounds[0] && !(bounds[0] = tsv_int(L, 0)))
+                return L->err->code;
+            return ts_lower_dynamic_for(L, env, s, bounds[0], bounds[1], b[2]);
         }
         if (b[2] == 0)
             return ts_fail(L, D2_ERR_PARSE, "range() step must not be zero");
@@ -664,8 +681,11 @@ static enum d2_status exec_while(struct ts_lower *L, struct ts_env *env, const s
             known = true;
             t = k != 0;
         }
-        if (!known)
-            return ts_fail(L, D2_ERR_UNSUPPORTED, "while loop on a run-time condition (not supported yet)");
+        if (!known) {
+            if (cond->kind != TSV_SCALAR && cond->kind != TSV_TENSOR)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "while condition of type %s", tsv_describe(cond));
+            return ts_lower_dynamic_while(L, env, s, cond);
+        }
         if (!t)
             break;
         if ((st = exec_loop_body(L, env, s, &s->u.while_.body, &stop, flow, ret)) != D2_OK)

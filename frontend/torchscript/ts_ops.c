@@ -599,6 +599,43 @@ static enum d2_status op_prim_min(struct ts_lower *L, struct ts_call *c, struct 
     return op_min_max(L, c, false, out);
 }
 
+/* __range_length(lo, hi, step): the number of items of range(lo, hi, step). */
+static enum d2_status op_range_length(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    int64_t step;
+    struct tsv *t, *adj;
+    enum d2_status st = need(L, c, 3);
+    if (st != D2_OK)
+        return st;
+    if (!ts_static_int(L, c->args[2], &step) || step == 0)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: the step must be a nonzero static int", c->name);
+    /* max(0, (hi - lo + step -/+ 1) // step) */
+    if ((st = number_arith(L, AR_SUB, c->args[1], c->args[0], &t)) != D2_OK)
+        return st;
+    if (!(adj = tsv_int(L, step > 0 ? step - 1 : step + 1)))
+        return L->err->code;
+    if ((st = number_arith(L, AR_ADD, t, adj, &t)) != D2_OK ||
+        (st = number_arith(L, AR_FLOORDIV, t, c->args[2], &t)) != D2_OK)
+        return st;
+    struct tsv *zero = tsv_int(L, 0), *pair[2] = { t, zero };
+    struct ts_call mc = { c->name, pair, (const char *[]){ NULL, NULL }, 2 };
+    if (!zero)
+        return L->err->code;
+    return op_min_max(L, &mc, true, out);
+}
+
+/* __derive_index(index, start, step) = start + index * step */
+static enum d2_status op_derive_index(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *t;
+    enum d2_status st = need(L, c, 3);
+    if (st != D2_OK)
+        return st;
+    if ((st = number_arith(L, AR_MUL, c->args[0], c->args[2], &t)) != D2_OK)
+        return st;
+    return number_arith(L, AR_ADD, c->args[1], t, out);
+}
+
 /* ---- sequences, dicts, strings ---- */
 
 static enum d2_status op_len(struct ts_lower *L, struct ts_call *c, struct tsv **out)
@@ -1002,6 +1039,7 @@ const struct ts_op_entry ts_ops_scalar[] = {
     { "prim::ImplicitNumber", op_number }, { "aten::ScalarImplicit", op_number },
     { "prim::NumToTensor", op_num_to_tensor },
     { "prim::min", op_prim_min }, { "prim::max", op_max }, { "aten::max", op_max }, { "aten::min", op_prim_min },
+    { "aten::__range_length", op_range_length }, { "aten::__derive_index", op_derive_index },
     { "prim::abs", op_abs }, { "aten::abs", op_abs },
     { "aten::len", op_len }, { "aten::__getitem__", op_getitem }, { "aten::_set_item", op_set_item },
     { "aten::append", op_append }, { "aten::extend", op_extend }, { "aten::insert", op_insert },
