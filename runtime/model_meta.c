@@ -4,7 +4,7 @@
  * Auto-detection, used for every key the graph does not carry (docs:
  * detectron2-export.md §1, fixtures README "Calling conventions"):
  *   - Caffe2 (caffe2_tracing): the graph came from a NetDef (source_format "caffe2") or
- *     takes exactly the inputs `data` and `im_info`. Outputs by blob name (bbox_nms,
+ *     takes exactly the inputs `data` and `im_info` (or, unnamed, [N,3,H,W] and [N,3]). Outputs by blob name (bbox_nms,
  *     score_nms, class_nms, mask_fcn_probs, kps_score), else by position (boxes, scores,
  *     classes, class_masks; batch_splits_nms, which the Caffe2 frontend adds, is
  *     batch_splits). BGR, 800/1333, size_divisibility from the NetDef's own
@@ -12,7 +12,9 @@
  *   - torchvision: one image input and an output named `labels` (torchvision's own
  *     names: boxes, labels, scores, masks, keypoints, keypoints_scores). The graph
  *     resizes and normalises itself, so min_size 0 (no resize), RGB, label_offset 1.
- *   - detectron2 tracing (TracingAdapter): one image input and 4, 5 or 6 outputs in
+ *   - detectron2 tracing / scripting: one image input and outputs named after the
+ *     Instances fields (pred_boxes, scores, pred_classes, pred_masks, ...: the scripted
+ *     dict), else 4, 5 or 6 outputs in
  *     TracingAdapter's flattening order (Instances fields sorted, then image_size):
  *     4 boxes,classes,scores,image_size (Faster R-CNN, RetinaNet); 5 adds masks after
  *     classes; 6 adds keypoint_heatmaps,keypoints. BGR, 800/1333, COCO names.
@@ -154,11 +156,12 @@ static void detect_caffe2_roles(const struct d2_graph *g, struct d2_model_meta *
 {
     static const enum d2_output_role positional[4] = { D2_ROLE_BOXES, D2_ROLE_SCORES, D2_ROLE_CLASSES,
                                                        D2_ROLE_CLASS_MASKS };
-    bool any_named = false;
     meta->num_outputs = g->num_outputs < D2_META_MAX_OUTPUTS ? g->num_outputs : D2_META_MAX_OUTPUTS;
     for (uint32_t k = 0; k < meta->num_outputs; k++) {
         const char *n = value_name(g, g->outputs[k]);
         enum d2_output_role r = D2_ROLE_IGNORED;
+        if (strncmp(n, "roi_", 4) == 0) /* the ONNX export's AliasWithName names */
+            n += 4;
         if (is_named(n, "bbox_nms"))
             r = D2_ROLE_BOXES;
         else if (is_named(n, "score_nms"))
@@ -171,12 +174,17 @@ static void detect_caffe2_roles(const struct d2_graph *g, struct d2_model_meta *
             r = D2_ROLE_KEYPOINT_HEATMAPS;
         else if (is_named(n, "batch_splits_nms"))
             r = D2_ROLE_BATCH_SPLITS;
-        any_named |= r != D2_ROLE_IGNORED;
         meta->outputs[k] = r;
     }
-    if (!any_named)
-        for (uint32_t k = 0; k < meta->num_outputs; k++)
-            meta->outputs[k] = k < 4 ? positional[k] : D2_ROLE_IGNORED;
+    /* Unnamed outputs take their position's role (bbox, score, class, masks) unless a
+     * named output has it already. */
+    for (uint32_t k = 0; k < meta->num_outputs && k < 4; k++) {
+        bool taken = false;
+        for (uint32_t j = 0; j < meta->num_outputs; j++)
+            taken |= meta->outputs[j] == positional[k];
+        if (meta->outputs[k] == D2_ROLE_IGNORED && !taken)
+            meta->outputs[k] = positional[k];
+    }
 }
 
 static void detect_torchvision_roles(const struct d2_graph *g, struct d2_model_meta *meta)
@@ -199,6 +207,24 @@ static void detect_torchvision_roles(const struct d2_graph *g, struct d2_model_m
     }
 }
 
+/* The Instances field an output name ends with ("[0].pred_boxes", "pred_boxes"). */
+static enum d2_output_role field_role(const char *name)
+{
+    static const struct { const char *field; enum d2_output_role role; } fields[] = {
+        { "pred_boxes", D2_ROLE_BOXES }, { "scores", D2_ROLE_SCORES }, { "pred_classes", D2_ROLE_CLASSES },
+        { "pred_masks", D2_ROLE_MASKS }, { "pred_keypoints", D2_ROLE_KEYPOINTS },
+        { "pred_keypoint_heatmaps", D2_ROLE_KEYPOINT_HEATMAPS }, { "image_size", D2_ROLE_IMAGE_SIZE },
+    };
+    const char *base = name;
+    for (const char *p = name; *p; p++)
+        if (*p == '.' || *p == ']')
+            base = p + 1;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(base, fields[i].field) == 0)
+            return fields[i].role;
+    return D2_ROLE_IGNORED;
+}
+
 static bool detect_tracing_roles(const struct d2_graph *g, struct d2_model_meta *meta)
 {
     static const enum d2_output_role four[] = { D2_ROLE_BOXES, D2_ROLE_CLASSES, D2_ROLE_SCORES, D2_ROLE_IMAGE_SIZE };
@@ -208,6 +234,16 @@ static bool detect_tracing_roles(const struct d2_graph *g, struct d2_model_meta 
                                                D2_ROLE_KEYPOINTS, D2_ROLE_SCORES, D2_ROLE_IMAGE_SIZE };
     const enum d2_output_role *roles = g->num_outputs == 4 ? four : g->num_outputs == 5 ? five
                                      : g->num_outputs == 6 ? six : NULL;
+    bool all_named = g->num_outputs > 0 && g->num_outputs <= D2_META_MAX_OUTPUTS;
+    for (uint32_t k = 0; all_named && k < g->num_outputs; k++)
+        all_named = field_role(value_name(g, g->outputs[k])) != D2_ROLE_IGNORED;
+    if (all_named) {
+        /* Outputs named after the Instances fields (scripting exports return a dict). */
+        meta->num_outputs = g->num_outputs;
+        for (uint32_t k = 0; k < g->num_outputs; k++)
+            meta->outputs[k] = field_role(value_name(g, g->outputs[k]));
+        return true;
+    }
     if (!roles)
         return false;
     meta->num_outputs = g->num_outputs;
@@ -252,8 +288,14 @@ static enum d2_export_method detect_method(const struct d2_graph *g)
 {
     const char *source = d2_graph_get_metadata(g, "source_format");
     struct d2_model_meta probe;
-    bool caffe2_inputs = g->num_inputs == 2 && strcmp(value_name(g, g->inputs[0]), "data") == 0 &&
-                         strcmp(value_name(g, g->inputs[1]), "im_info") == 0;
+    const struct d2_type *t0 = g->num_inputs == 2 ? &g->values[g->inputs[0]].type : NULL;
+    const struct d2_type *t1 = g->num_inputs == 2 ? &g->values[g->inputs[1]].type : NULL;
+    /* data + im_info by name, or by shape ([N,3,H,W] and [N,3]: the caffe2_tracing ONNX
+     * export names them x.1, x.3) */
+    bool caffe2_inputs = g->num_inputs == 2 &&
+                         ((strcmp(value_name(g, g->inputs[0]), "data") == 0 &&
+                           strcmp(value_name(g, g->inputs[1]), "im_info") == 0) ||
+                          (t0->rank == 4 && t0->dims[1] == 3 && t1->rank == 2 && t1->dims[1] == 3));
     bool has_labels = false;
     for (uint32_t k = 0; k < g->num_outputs; k++)
         has_labels |= strcmp(value_name(g, g->outputs[k]), "labels") == 0;

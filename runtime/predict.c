@@ -127,6 +127,8 @@ static enum d2_status caffe2_inputs(const struct d2_graph *g, const struct d2_mo
     }
     int64_t data_dims[4] = { count, 3, (max_h + div - 1) / div * div, (max_w + div - 1) / div * div };
     int64_t info_dims[2] = { count, 3 };
+    if ((st = check_fixed_dims(g, 0, data_dims, 4, err)) != D2_OK)
+        return st;
     if ((st = d2_tensor_alloc(&inputs[0], alloc, D2_DTYPE_F32, 4, data_dims, err)) != D2_OK ||
         (st = d2_tensor_alloc(&inputs[1], alloc, D2_DTYPE_F32, 2, info_dims, err)) != D2_OK)
         return st;

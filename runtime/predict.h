@@ -54,8 +54,10 @@ enum d2_status d2_predict_load_image(const char *path, const struct d2_model_met
                                      struct d2_error *err);
 void d2_predict_image_release(struct d2_predict_image *image, const struct d2_allocator *alloc);
 
-/* Can the model take `count` images in one run? (Caffe2 graphs with a batch_splits-aware
- * output; everything else runs one image at a time.) */
+/* Can the model take several images in one run? Caffe2 graphs that return batch_splits
+ * (the Caffe2 frontend adds it); tracing exports take one image. Batching pads every image
+ * to the largest, so callers batch only images of equal padded size to keep each answer
+ * equal to the one-by-one one (d2rt run does). */
 bool d2_predict_supports_batch(const struct d2_graph *g, const struct d2_model_meta *meta);
 
 /* Fill inputs[0..g->num_inputs) (allocated here; release each with d2_tensor_release). */

@@ -13,7 +13,9 @@
 #     images (the Caffe2 frontend's per-image batch_splits) gives each image exactly its
 #     one-by-one answer.
 #   - --json / --vis / --score-thresh produce their files and filter.
-# The TorchScript exports are checked when the TorchScript frontend can load them.
+#   - TorchScript exports (tracing: both models, both images; scripting: mask_rcnn) and the
+#     caffe2_tracing ONNX export; TorchScript cases are skipped when the frontend cannot
+#     load the file.
 # Usage: tests/e2e_predictor.sh BUILD_DIR
 set -u
 build=${1:-build}
@@ -103,6 +105,17 @@ for model in mask_rcnn retinanet; do
   check ${model}_ts_grace_hopper "$ts $gh $size" 0 "$pred/$model/grace_hopper"
   check ${model}_ts_fliprot90 "$ts $flip $size" 0 "$pred/$model/grace_hopper_fliprot90"
 done
+
+# scripting (outputs named after the Instances fields, no image_size), shape-generic
+ts=$shared/detectron2/mask_rcnn/scripting_torchscript/model.ts
+if "$d2rt" inspect "$ts" >/dev/null 2>&1; then
+  check mask_rcnn_scripting_fliprot90 "$ts $flip $size" 0 "$pred/mask_rcnn/grace_hopper_fliprot90"
+else
+  echo "skip mask_rcnn scripting_torchscript: d2rt cannot load it"
+fi
+# the caffe2_tracing ONNX export (org.pytorch._caffe2 ops, inputs x.1/x.3 fixed at 384x320)
+check caffe2_onnx_grace_hopper "$shared/detectron2-caffe2/faster_rcnn/onnx/model.onnx $gh $size" 0 \
+  "$pred/mask_rcnn/grace_hopper" boxes_only
 
 # Output files: --json, --vis, --score-thresh.
 if "$d2rt" run "$retina_onnx" "$gh" $size --score-thresh 0.25 --json "$tmp/r.json" --vis "$tmp/r.png" \

@@ -14,6 +14,7 @@ static const char usage[] =
     "  compile MODEL [-o OUT.ir]          compile an ONNX model or IR text to a model.ir artifact\n"
     "  inspect MODEL|IR                   print the IR, op histogram and parameter count\n"
     "  run MODEL|IR [INPUT...] [--out DIR]  run a model on .npy / ONNX .pb tensors\n"
+    "  run MODEL|IR IMAGE... [--vis F.png] detect objects in JPEG/PNG images (--json, --out, ...)\n"
     "  bench --kernel sgemm|conv --shape S | bench MODEL [INPUT...]  time kernels or a model\n"
     "\n"
     "Model formats are detected from the file content. `d2rt <command> --help` for details.\n";
