@@ -1,7 +1,9 @@
 /* frontend/detect.c: which model format a buffer holds, from its content alone.
  *
  *   - model.ir artifact: not here (runtime/load.c checks the runtime's own magic first);
- *   - TorchScript: a zip archive ("PK\3\4");
+ *   - TorchScript: a zip archive ("PK\3\4") with a data.pkl entry (torch.jit.save puts
+ *     it beside code/; a zip that cannot be read still counts, so that the importer
+ *     reports the precise problem); other zips are unknown;
  *   - IR text: after blanks and '#' comment lines, the word `graph` or `meta`;
  *   - ONNX ModelProto vs Caffe2 NetDef: both are protobuf. The top-level fields are
  *     walked and checked against each message's field numbers and wire types. ONNX
@@ -13,6 +15,7 @@
  * the importer can report the precise problem.
  */
 #include "frontend/frontend.h"
+#include "frontend/torchscript/ts_archive.h"
 
 #include <string.h>
 
@@ -125,13 +128,31 @@ static enum d2_model_format protobuf_kind(const uint8_t *p, size_t size)
     return D2_FORMAT_UNKNOWN;
 }
 
+/* A zip: TorchScript (or torch.save) when an entry is named data.pkl or ends in
+ * /data.pkl. */
+static enum d2_model_format zip_kind(const void *data, size_t size)
+{
+    struct ts_zip zip;
+    struct d2_error err = { D2_OK, "" };
+    bool found = false;
+    if (ts_zip_open(&zip, data, size, d2_allocator_default(), &err) != D2_OK)
+        return D2_FORMAT_TORCHSCRIPT;
+    for (uint32_t i = 0; i < zip.num_entries && !found; i++) {
+        const char *name = zip.entries[i].name;
+        size_t n = strlen(name);
+        found = (n >= 8 && strcmp(name + n - 8, "data.pkl") == 0 && (n == 8 || name[n - 9] == '/'));
+    }
+    ts_zip_close(&zip);
+    return found ? D2_FORMAT_TORCHSCRIPT : D2_FORMAT_UNKNOWN;
+}
+
 enum d2_model_format d2_detect_format(const void *data, size_t size)
 {
     const uint8_t *p = data;
     if (!data || size == 0)
         return D2_FORMAT_UNKNOWN;
     if (size >= 4 && memcmp(p, "PK\3\4", 4) == 0)
-        return D2_FORMAT_TORCHSCRIPT;
+        return zip_kind(data, size);
     if (looks_like_ir_text(p, size))
         return D2_FORMAT_IR_TEXT;
     return protobuf_kind(p, size);

@@ -335,6 +335,10 @@ def main():
         cls = torch.from_numpy(np.random.default_rng(3).integers(0, 3, 40))
         write("batched_nms_script", ScriptedBatchedNms(), [b, s, cls], "script", shapes="f32:?n,4;f32:?n;i64:?n")
     write("unsupported_op", Unsupported(), [randn(2, 5)], "script")
+    # a zip that is not a torch file: format detection must not call it TorchScript
+    import zipfile
+    with zipfile.ZipFile(os.path.join(ROOT, "tests", "data", "torchscript_plain.zip"), "w") as z:
+        z.writestr("archive/readme.txt", "not a model")
     write("loops_script", DynamicLoops(), [randn(4, 3)], "script", shapes="f32:?n,3", run_inputs=[randn(5, 3)])
     sx, sy = randn(3, 4), randn(3, 4)
     write("control_script", Scripted(), [sx, sy], "script", shapes="f32:3,4;f32:3,4")

@@ -2,7 +2,8 @@
  *
  * Build and run (not part of `make test`):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_ts_parse.c \
- *       frontend/torchscript/ts_lex.c frontend/torchscript/ts_parse.c ir/alloc.c ir/error.c \
+ *       frontend/torchscript/ts_lex.c frontend/torchscript/ts_parse.c frontend/torchscript/ts_parse_expr.c \
+ *       ir/alloc.c ir/error.c \
  *       -lm -o fuzz_ts_parse
  *   mkdir -p corpus && for f in $(unzip -Z1 ../shared/fixtures/detectron2/mask_rcnn/\
  *       scripting_torchscript/model.ts | grep '\.py$' | head -50); do unzip -p \

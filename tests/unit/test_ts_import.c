@@ -306,6 +306,35 @@ START_TEST(detectron2_scripted_interface_and_batch)
 }
 END_TEST
 
+static unsigned char *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *data;
+    long n;
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = malloc((size_t)n + 1);
+    ck_assert(fread(data, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return data;
+}
+
+START_TEST(format_detection)
+{
+    size_t size;
+    unsigned char *data = slurp(DATA "arith_trace/model.ts", &size);
+    ck_assert_int_eq(d2_detect_format(data, size), D2_FORMAT_TORCHSCRIPT);
+    ck_assert_int_eq(d2_detect_format(data, size / 2), D2_FORMAT_TORCHSCRIPT); /* the importer explains */
+    free(data);
+    data = slurp("tests/data/torchscript_plain.zip", &size);
+    ck_assert_int_eq(d2_detect_format(data, size), D2_FORMAT_UNKNOWN);
+    free(data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ts_import");
@@ -316,6 +345,7 @@ int main(void)
     tcase_add_test(tc, bad_options_and_files_fail_cleanly);
     tcase_add_test(tc, detectron2_traced_interface);
     tcase_add_test(tc, detectron2_scripted_interface_and_batch);
+    tcase_add_test(tc, format_detection);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
