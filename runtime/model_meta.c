@@ -182,7 +182,9 @@ static void detect_caffe2_roles(const struct d2_graph *g, struct d2_model_meta *
         bool taken = false;
         for (uint32_t j = 0; j < meta->num_outputs; j++)
             taken |= meta->outputs[j] == positional[k];
-        if (meta->outputs[k] == D2_ROLE_IGNORED && !taken)
+        /* position 3 is masks only when it could be [n,K,M,M] */
+        int32_t rank = g->values[g->outputs[k]].type.rank;
+        if (meta->outputs[k] == D2_ROLE_IGNORED && !taken && (k < 3 || rank == 4 || rank == D2_RANK_UNKNOWN))
             meta->outputs[k] = positional[k];
     }
 }

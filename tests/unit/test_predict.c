@@ -29,6 +29,7 @@ static struct d2_graph *parse(const char *text)
     struct d2_error err = { 0 };
     struct d2_graph *g = d2_parse_graph(text, strlen(text), A, &err);
     ck_assert_msg(g != NULL, "%s", err.message);
+    ck_assert_msg(d2_infer_graph(g, &err) == D2_OK, "%s", err.message); /* output ranks */
     return g;
 }
 
@@ -79,12 +80,32 @@ START_TEST(detects_export_methods)
 
     g = parse("graph main(%data: f32[?n,3,?h,?w], %im_info: f32[?n,3]) {\n  %score_nms = relu(%im_info)\n"
               "  %bbox_nms = neg(%im_info)\n  %class_nms = abs(%im_info)\n  %batch_splits_nms = exp(%im_info)\n"
-              "  %other = relu(%data)\n  return %bbox_nms, %score_nms, %class_nms, %other, %batch_splits_nms\n}\n");
+              "  %other = relu(%im_info)\n  return %bbox_nms, %score_nms, %class_nms, %other, %batch_splits_nms\n}\n");
     m = resolve(g);
     ck_assert_int_eq(m.export_method, D2_EXPORT_CAFFE2_TRACING);
     ck_assert_int_eq(m.size_divisibility, 32);
     assert_roles(&m, "boxes,scores,classes,-,batch_splits");
     ck_assert(d2_predict_supports_batch(g, &m));
+    d2_graph_free(g);
+
+    /* scripting: a dict, outputs named after the Instances fields, no image_size */
+    g = parse("meta \"export_method\" = \"scripting\"\n"
+              "graph main(%\"[0].image\": f32[3,?h,?w]) {\n  %\"[0].pred_boxes\" = relu(%\"[0].image\")\n"
+              "  %\"[0].scores\" = neg(%\"[0].image\")\n  %\"[0].pred_classes\" = abs(%\"[0].image\")\n"
+              "  %\"[0].pred_masks\" = exp(%\"[0].image\")\n"
+              "  return %\"[0].pred_boxes\", %\"[0].scores\", %\"[0].pred_classes\", %\"[0].pred_masks\"\n}\n");
+    m = resolve(g);
+    ck_assert_int_eq(m.export_method, D2_EXPORT_SCRIPTING);
+    assert_roles(&m, "boxes,scores,classes,masks");
+    d2_graph_free(g);
+
+    /* the caffe2_tracing ONNX export: unnamed [N,3,H,W] + [N,3] inputs, AliasWithName
+     * output names, unnamed outputs by position */
+    g = parse("graph main(%x.1: f32[1,3,64,64], %x.3: f32[1,3]) {\n  %roi_bbox_nms = relu(%x.3)\n"
+              "  %a = neg(%x.3)\n  %b = abs(%x.3)\n  return %roi_bbox_nms, %a, %b\n}\n");
+    m = resolve(g);
+    ck_assert_int_eq(m.export_method, D2_EXPORT_CAFFE2_TRACING);
+    assert_roles(&m, "boxes,scores,classes");
     d2_graph_free(g);
 
     g = parse("graph main(%a: f32[2], %b: f32[2]) {\n  %c = add(%a, %b)\n  return %c\n}\n");
