@@ -117,6 +117,21 @@ fi
 check caffe2_onnx_grace_hopper "$shared/detectron2-caffe2/faster_rcnn/onnx/model.onnx $gh $size" 0 \
   "$pred/mask_rcnn/grace_hopper" boxes_only
 
+# Bad arguments: one error line each, non-zero exit.
+expect_error() {
+  local name=$1 needle=$2; shift 2
+  if "$d2rt" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"; then echo "FAIL $name: succeeded"; fail=1; return; fi
+  if [ "$(wc -l <"$tmp/$name.err")" -eq 1 ] && grep -q "^d2rt: error: .*$needle" "$tmp/$name.err"; then
+    echo "ok   $name"; else echo "FAIL $name: $(cat "$tmp/$name.err")"; fail=1; fi
+}
+expect_error bad_pad_value "expected mean or zero" run "$retina_onnx" "$gh" --pad-value half
+expect_error bad_format 'input_format = "YUV"' run "$retina_onnx" "$gh" --format YUV
+expect_error bad_min_size "expected an integer" run "$retina_onnx" "$gh" --min-size big
+expect_error image_and_npy "not a JPEG or PNG" run "$retina_onnx" "$gh" \
+  "$shared/detectron2/retinanet/tracing_onnx/ref/input_image.npy"
+expect_error bad_outputs "names 2 outputs, the model has 4" run "$retina_onnx" "$gh" --outputs boxes,scores
+expect_error missing_classes_file "cannot read" compile "$retina_onnx" --classes "$tmp/nonexistent.txt" -o "$tmp/x.ir"
+
 # Output files: --json, --vis, --score-thresh.
 if "$d2rt" run "$retina_onnx" "$gh" $size --score-thresh 0.25 --json "$tmp/r.json" --vis "$tmp/r.png" \
      --out "$tmp/thresh" >"$tmp/files.log" 2>&1 \
