@@ -344,7 +344,8 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
             return L->err->code;
         }
     }
-    memcpy(inputs + 2 + n, p.frame.outer, sizeof *inputs * p.frame.num_captures);
+    if (p.frame.num_captures)
+        memcpy(inputs + 2 + n, p.frame.outer, sizeof *inputs * p.frame.num_captures);
     if (cond_init == D2_NO_VALUE || (s->kind == TSS_FOR && m == D2_NO_VALUE)) {
         free_pass(L, &p);
         return L->err->code;

@@ -306,6 +306,64 @@ START_TEST(detectron2_scripted_interface_and_batch)
 }
 END_TEST
 
+/* An allocator that fails from the n-th request on and counts live blocks. */
+struct failing {
+    long budget;   /* allocations left before failing; < 0: never fail */
+    long live;
+};
+
+static void *failing_realloc(void *user, void *ptr, size_t size)
+{
+    struct failing *f = user;
+    if (size == 0) {
+        if (ptr)
+            f->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (f->budget == 0)
+        return NULL;
+    if (f->budget > 0)
+        f->budget--;
+    void *q = realloc(ptr, size);
+    if (q && !ptr)
+        f->live++;
+    return q;
+}
+
+/* Under failing allocations an import fails with an error (or succeeds when the
+ * budget suffices), never crashes, and frees everything it took. */
+START_TEST(allocation_failures_are_clean)
+{
+    struct failing f = { -1, 0 };
+    struct d2_allocator alloc = { failing_realloc, &f };
+    struct d2_torchscript_options opts = { 0 };
+    struct d2_error err = { 0 };
+    struct d2_graph *g;
+    long total;
+    opts.input_shapes = "f32:?n,3";
+    /* count the allocations a successful import makes */
+    f.budget = 1L << 40;
+    g = d2_torchscript_import_file(DATA "loops_script/model.ts", &opts, &alloc, &err);
+    ck_assert_msg(g != NULL, "%s", err.message);
+    total = (1L << 40) - f.budget;
+    d2_graph_free(g);
+    ck_assert_int_eq(f.live, 0);
+    for (long n = 0; n < total; n += 1 + n / 16) {
+        f.budget = n;
+        f.live = 0;
+        d2_error_clear(&err);
+        g = d2_torchscript_import_file(DATA "loops_script/model.ts", &opts, &alloc, &err);
+        if (g) {
+            d2_graph_free(g);
+        } else {
+            ck_assert_msg(err.code != D2_OK && err.message[0], "budget %ld: no error", n);
+        }
+        ck_assert_msg(f.live == 0, "budget %ld: %ld blocks leaked (%s)", n, f.live, err.message);
+    }
+}
+END_TEST
+
 static unsigned char *slurp(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -346,6 +404,7 @@ int main(void)
     tcase_add_test(tc, detectron2_traced_interface);
     tcase_add_test(tc, detectron2_scripted_interface_and_batch);
     tcase_add_test(tc, format_detection);
+    tcase_add_test(tc, allocation_failures_are_clean);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
