@@ -8,7 +8,7 @@
  *   2. ISA-independent drivers on top of a table: packed, cache-blocked, threaded
  *      SGEMM (fast_gemm.c) with a fused epilogue; convolution as implicit-im2col GEMM
  *      (fast_conv.c); elementwise and pooling loops (fast_ops.c).
- *   3. Executor kernels (d2_cpu_kernel_fn) for conv, conv_transpose, gemm, matmul,
+ *   3. Executor kernels (d2_cpu_kernel_fn) for conv, conv_transpose, fused_conv, gemm, matmul,
  *      relu, sigmoid, add, mul, max_pool, average_pool: each handles the f32 cases it
  *      knows and calls the reference kernel for anything else (other dtypes, 3-D
  *      windows, max_pool Indices...), so the fast table covers every op.

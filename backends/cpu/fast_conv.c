@@ -12,13 +12,17 @@
  * conv_transpose, per image and group: col[Mg*KH*KW, H*W] = W_g^T X_g (one GEMM),
  *   then col2im scatters each column tap onto the output (parallel over channels),
  *   then the bias.
+ * fused_conv (made by passes/fuse_conv.c): the residual and relu join the bias in
+ *   the GEMM epilogue, applied to each tile while it is in cache.
  * Anything else (3-D windows, non-f32 dtypes, malformed inputs) goes to the
  * reference kernel, which also produces the error messages. */
 #include "fast.h"
 
 #include <string.h>
 
+#include "../../ir/shape_fused.h"
 #include "../../ir/shape_nn.h"
+#include "ref_fused.h"
 #include "ref_nn.h"
 
 /* ---- implicit im2col --------------------------------------------------------- */
@@ -233,32 +237,59 @@ static bool is_f32_tensor(const struct d2_tensor *t, int32_t rank)
 enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_conv_transpose(struct d2_kernel_ctx *ctx);
 
-enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx)
+/* conv with attributes `attrs`, then + residual (NULL: none) and relu, fused in the
+ * GEMM epilogue; false in *handled when the fast path does not apply. */
+static enum d2_status fast_conv_fused(struct d2_kernel_ctx *ctx, const struct d2_attrs_conv *attrs,
+                                      const struct d2_tensor *residual, bool relu, bool *handled)
 {
     const struct d2_cpu_fast *fast = d2_cpu_fast_of(ctx);
     const struct d2_tensor *x = ctx->inputs[0], *w = ctx->inputs[1], *b = optional_input(ctx, 2);
-    const struct d2_attrs_conv *attrs = ctx->node->attrs;
     struct d2_conv2d_params p;
     struct d2_window win;
     struct d2_error scratch_err = {0};
     enum d2_status st;
 
+    *handled = false;
     if (!fast || !is_f32_tensor(x, -1) || (x->rank != 3 && x->rank != 4) || !is_f32_tensor(w, x->rank) ||
         (b && !is_f32_tensor(b, 1)) || attrs->group < 1 || w->dims[0] % attrs->group != 0 ||
         w->dims[1] * attrs->group != x->dims[1] || (b && b->dims[0] != w->dims[0]))
-        return d2_cpu_ref_conv(ctx);
+        return D2_OK;
     if (d2_window_conv(attrs, x->rank - 2, &x->dims[2], &w->dims[2], &win, &scratch_err) != D2_OK ||
         !params_from_window(&win, x, &p))
-        return d2_cpu_ref_conv(ctx);
+        return D2_OK;
     p.out_channels = w->dims[0];
     p.group = attrs->group;
     int64_t y_dims[D2_MAX_RANK] = { p.batch, p.out_channels };
     for (int32_t i = 0; i < win.spatial; i++)
         y_dims[i + 2] = win.out[i];
+    if (residual && (!is_f32_tensor(residual, x->rank) || memcmp(residual->dims, y_dims, sizeof y_dims[0] * (size_t)x->rank)))
+        return D2_OK;
+    *handled = true;
     if ((st = d2_nn_prepare_output(ctx, 0, D2_DTYPE_F32, x->rank, y_dims)) != D2_OK)
         return st;
-    return d2_fast_conv2d(fast->kernels, fast->pool, &p, x->data, w->data, b ? b->data : NULL, NULL, false,
-                          ctx->outputs[0].data, ctx->alloc, ctx->err);
+    return d2_fast_conv2d(fast->kernels, fast->pool, &p, x->data, w->data, b ? b->data : NULL,
+                          residual ? residual->data : NULL, relu, ctx->outputs[0].data, ctx->alloc, ctx->err);
+}
+
+enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx)
+{
+    bool handled;
+    enum d2_status st = fast_conv_fused(ctx, ctx->node->attrs, NULL, false, &handled);
+    return handled ? st : d2_cpu_ref_conv(ctx);
+}
+
+/* fused_conv: residual and relu go into the GEMM epilogue; anything the fast path
+ * does not take runs the shared fused kernel around the fast conv. */
+enum d2_status d2_cpu_fast_fused_conv(struct d2_kernel_ctx *ctx);
+enum d2_status d2_cpu_fast_fused_conv(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_attrs_fused_conv *attrs = ctx->node->attrs;
+    const struct d2_tensor *r = ctx->num_inputs > 3 ? ctx->inputs[3] : NULL;
+    struct d2_attrs_conv conv_attrs;
+    bool handled;
+    d2_fused_conv_conv_attrs(attrs, &conv_attrs);
+    enum d2_status st = fast_conv_fused(ctx, &conv_attrs, r, attrs->activation == D2_FUSED_ACT_RELU, &handled);
+    return handled ? st : d2_cpu_fused_conv_with(ctx, d2_cpu_fast_conv);
 }
 
 /* col2im of conv_transpose: output channel planes [begin, end) of one image/group. */

@@ -1,6 +1,6 @@
 /* backends/cpu/fast_ops.c: the fast CPU backend's session object, its executor entry
  * point and kernel table, and the fast kernels of gemm, matmul, relu, sigmoid, add
- * and mul (conv: fast_conv.c; pools: fast_pool.c).
+ * and mul (conv, conv_transpose, fused_conv: fast_conv.c; pools: fast_pool.c).
  *
  * Every fast kernel first checks that its fast path applies (f32 tensors, shapes it
  * handles, a fast session in the context) and otherwise calls the op's reference
@@ -372,6 +372,7 @@ enum d2_status d2_cpu_fast_mul(struct d2_kernel_ctx *ctx) { return fast_binary(c
 
 enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_conv_transpose(struct d2_kernel_ctx *ctx);
+enum d2_status d2_cpu_fast_fused_conv(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_max_pool(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_average_pool(struct d2_kernel_ctx *ctx);
 
@@ -380,6 +381,7 @@ d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op)
     switch (op) {
     case D2_OP_CONV: return d2_cpu_fast_conv;
     case D2_OP_CONV_TRANSPOSE: return d2_cpu_fast_conv_transpose;
+    case D2_OP_FUSED_CONV: return d2_cpu_fast_fused_conv;
     case D2_OP_GEMM: return d2_cpu_fast_gemm;
     case D2_OP_MATMUL: return d2_cpu_fast_matmul;
     case D2_OP_RELU: return d2_cpu_fast_relu;

@@ -270,6 +270,8 @@ START_TEST(linear_elementwise_and_pools)
         { "graph main(%a: f32[2,3,5,7], %b: f32[3,7,4]) {\n %y = matmul(%a, %b)\n return %y\n}\n", 7, 0, 0 },
         { "graph main(%a: f32[9], %b: f32[9,4]) {\n %y = matmul(%a, %b)\n return %y\n}\n", 9, 0, 0 },
         { "graph main(%a: f32[3,9], %b: f32[9]) {\n %y = matmul(%a, %b)\n return %y\n}\n", 9, 0, 0 },
+        { "graph main(%x: f32[1,16,12,13], %w: f32[24,16,3,3], %b: f32[24], %r: f32[1,24,12,13]) {\n %y = fused_conv(%x, %w, %b, %r) {pads=[1,1,1,1], activation=relu}\n return %y\n}\n", 146, 0, 0 },
+        { "graph main(%x: f32[2,8,9,9], %w: f32[8,4,3,3], %r: f32[2,8,5,5]) {\n %y = fused_conv(%x, %w, _, %r) {strides=[2,2], pads=[1,1,1,1], group=2}\n return %y\n}\n", 37, 0, 0 },
         { "graph main(%a: f32[3,70001]) {\n %y = relu(%a)\n return %y\n}\n", 0, 0, 0 },
         { "graph main(%a: f32[1000]) {\n %y = sigmoid(%a)\n return %y\n}\n", 0, 1e-6, 1e-7 },
         { "graph main(%a: f32[2,3,4,50], %b: f32[2,3,4,50]) {\n %y = add(%a, %b)\n return %y\n}\n", 0, 0, 0 },
@@ -375,7 +377,7 @@ static void run_op_case(const char *dir, const struct d2_cpu_kernels *kt, int *c
 
 START_TEST(op_tests_through_fast_kernels)
 {
-    static const char *const ops[] = { "conv", "conv_transpose", "gemm", "matmul", "relu", "sigmoid",
+    static const char *const ops[] = { "conv", "conv_transpose", "fused_conv", "gemm", "matmul", "relu", "sigmoid",
                                        "add", "mul", "max_pool", "average_pool" };
     for (size_t t = 0; t < NUM_TABLES; t++) {
         if (!d2_cpu_isa_supported(all_tables[t]->name))
