@@ -21,7 +21,8 @@
 
 static const char run_image_usage[] =
     "usage: d2rt run MODEL|IR IMAGE... [--out DIR] [--json FILE] [--vis FILE.png]\n"
-    "                [--score-thresh T] [--pad-value mean|zero] [--roialign-aligned] [metadata flags]\n"
+    "                [--score-thresh T] [--pad-value mean|zero] [--roialign-aligned] [--threads N]\n"
+    "                [metadata flags]\n"
     "\n"
     "When the inputs are images (JPEG or PNG, detected from content), run the model as\n"
     "detectron2's DefaultPredictor does: decode (EXIF orientation applied), resize\n"
@@ -35,7 +36,8 @@ static const char run_image_usage[] =
     "  --pad-value V      Caffe2 models: pad the input with the pixel mean (default; equals\n"
     "                     DefaultPredictor, which pads with 0 after normalising) or with 0\n"
     "                     (what Caffe2's own examples feed)\n"
-    "  --roialign-aligned compiling an ONNX export below opset 16: detectron2's aligned RoIAlign\n";
+    "  --roialign-aligned compiling an ONNX export below opset 16: detectron2's aligned RoIAlign\n"
+    "  --threads N        worker threads (0, the default: one per CPU)\n";
 
 const char cli_meta_flags_usage[] =
     "detector metadata (stored in the model.ir; auto-detected when not given):\n"
@@ -244,6 +246,9 @@ bool cli_run_has_image_input(int argc, char **argv)
 
 struct run_options {
     const char *model, *out_dir, *json, *vis;
+    int threads;                 /* 0: one per CPU */
+    const struct d2_backend_ops *backend;
+    void *backend_state;         /* the backend's session (fast kernels, thread pool), or NULL */
     double score_thresh;
     bool has_score_thresh;
     enum d2_pad_value pad;
@@ -284,6 +289,12 @@ static int parse_args(int argc, char **argv, struct run_options *o)
                 o->pad = D2_PAD_ZERO;
             else
                 return cli_fail("run: --pad-value: expected mean or zero, got '%s'", v);
+        } else if (strcmp(a, "--threads") == 0) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end || v < 0 || v > 1024)
+                return cli_fail("run: --threads: expected a count >= 0, got '%s'", argv[i]);
+            o->threads = (int)v;
         } else if (strcmp(a, "--roialign-aligned") == 0) {
             o->compile.roialign_aligned = true;
         } else if (strcmp(a, "--init") == 0) {
@@ -331,7 +342,7 @@ static void vis_path(char *buf, size_t size, const char *vis, int index, int cou
 static int predict_batch(const struct d2_graph *g, const struct d2_model_meta *meta, const struct run_options *o,
                          struct d2_predict_image *images, int first, int count, struct d2_instances *results)
 {
-    const struct d2_backend_ops *cpu = d2_backend_find("cpu");
+    const struct d2_backend_ops *cpu = o->backend;
     struct d2_tensor *ins = calloc(g->num_inputs + 1u, sizeof *ins);
     struct d2_tensor *outs = calloc(g->num_outputs + 1u, sizeof *outs);
     struct d2_error err = { 0 };
@@ -341,7 +352,9 @@ static int predict_batch(const struct d2_graph *g, const struct d2_model_meta *m
         goto done;
     }
     if (d2_predict_make_inputs(g, meta, images + first, (uint32_t)count, o->pad, NULL, ins, &err) != D2_OK ||
-        cpu->execute(g, ins, g->num_inputs, outs, g->num_outputs, NULL, &err) != D2_OK) {
+        (o->backend_state ? cpu->session_execute(o->backend_state, g, ins, g->num_inputs, outs, g->num_outputs, NULL,
+                                                 &err)
+                          : cpu->execute(g, ins, g->num_inputs, outs, g->num_outputs, NULL, &err)) != D2_OK) {
         rc = cli_fail("%s: %s", o->images[first], err.message);
         goto done;
     }
@@ -552,6 +565,14 @@ int cli_run_images(int argc, char **argv)
         rc = cli_fail("%s", err.message);
         goto done;
     }
+    o.backend = d2_backend_find("cpu");
+    if (o.backend->session_new) {
+        struct d2_backend_options bo = { o.threads };
+        if (o.backend->session_new(&bo, NULL, &o.backend_state, &err) != D2_OK) {
+            rc = cli_fail("%s", err.message);
+            goto done;
+        }
+    }
     images = calloc((size_t)o.num_images, sizeof *images);
     results = calloc((size_t)o.num_images, sizeof *results);
     if (!images || !results) {
@@ -575,6 +596,8 @@ done:
     free(results);
     free(o.images);
     cli_meta_overrides_free(&o.meta);
+    if (o.backend_state)
+        o.backend->session_free(o.backend_state);
     d2_graph_free(g);
     return rc;
 }
