@@ -6,7 +6,8 @@
  *     <the input graph in IR text>
  *     # expect:
  *     # <expected IR text, each line behind "# ">
- * so the whole file is itself valid IR text (the expectation is comments). The
+ * so the whole file is itself valid IR text (the expectation is comments). A memory
+ * plan (passes/memplan.c) is compared too, printed after the IR as comment lines. The
  * runner parses the file, runs the listed passes with verification on, and
  * compares the printed result with the expectation byte for byte; running the
  * passes a second time must change nothing (passes are idempotent). Run from the
@@ -71,6 +72,31 @@ static char *split_golden(const char *path, const char *text, char *passes, size
     return out;
 }
 
+/* The printed IR, followed by the memory plan (which the IR text does not show) as
+ * comment lines: "# memory plan: arena N bytes, naive M bytes" and "# %name @offset
+ * size" per planned value in value order. malloc'd. */
+static char *print_with_plan(const struct d2_graph *g, struct d2_error *err)
+{
+    char *text = d2_print_graph(g, NULL, err), *out;
+    size_t n, cap;
+    if (!text || !g->memory_plan)
+        return text;
+    n = strlen(text);
+    cap = n + 128 + (size_t)g->num_values * 160;
+    out = malloc(cap);
+    memcpy(out, text, n + 1);
+    free(text);
+    n += (size_t)snprintf(out + n, cap - n, "# memory plan: arena %llu bytes, naive %llu bytes\n",
+                          (unsigned long long)g->memory_plan->arena_bytes,
+                          (unsigned long long)g->memory_plan->naive_bytes);
+    for (d2_value_id v = 0; v < g->num_values; v++)
+        if (g->memory_plan->offsets[v] >= 0)
+            n += (size_t)snprintf(out + n, cap - n, "# %%%.100s @%lld %llu\n", g->values[v].name,
+                                  (long long)g->memory_plan->offsets[v],
+                                  (unsigned long long)g->memory_plan->sizes[v]);
+    return out;
+}
+
 static int golden_filter(const struct dirent *e)
 {
     size_t n = strlen(e->d_name);
@@ -100,12 +126,12 @@ START_TEST(golden_pass_tests)
             printf("%s: %s\n", path, err.message);
             failures++;
         } else {
-            got = d2_print_graph(g, NULL, &err);
+            got = print_with_plan(g, &err);
             if (strcmp(got, expected) != 0) {
                 printf("%s: result differs\n--- expected:\n%s--- got:\n%s", path, expected, got);
                 failures++;
             } else if (d2_run_passes(g, &options, &err) != D2_OK ||
-                       strcmp((again = d2_print_graph(g, NULL, &err)), got) != 0) {
+                       strcmp((again = print_with_plan(g, &err)), got) != 0) {
                 printf("%s: a second run changed the graph or failed: %s\n", path, err.message);
                 failures++;
             }
@@ -118,6 +144,7 @@ START_TEST(golden_pass_tests)
         free(files[i]);
     }
     free(files);
+    fflush(stdout); /* the listing must survive Check's forked child */
     ck_assert_msg(failures == 0, "%d golden pass tests failed (listed above)", failures);
 }
 END_TEST
