@@ -1,7 +1,7 @@
 /* tests/tools/compare_instances.c: compare `d2rt run MODEL IMAGE --out DIR` instances with
  * a DefaultPredictor answer (../shared/fixtures/predictor/<model>/<stem>/).
  *
- *   compare_instances OUT_DIR REF_DIR [box_tol=2e-2] [score_tol=1e-5] [mask_frac=0.01]
+ *   compare_instances OUT_DIR REF_DIR [box_tol=2e-2] [score_tol=1e-5] [mask_frac=0.01] [min_match=0.99]
  *   compare_instances OUT_DIR OTHER_OUT_DIR same      (two d2rt answers: must be identical)
  *   ... boxes_only       (ignore the reference masks: a detector without a mask head
  *                          compared with a Mask R-CNN sharing its box head)
@@ -14,9 +14,14 @@
  * Detections are matched, not compared by index (near-tied scores may swap neighbours,
  * fixtures README): each reference detection takes the unused output detection of the
  * same class with every box coordinate within box_tol and the score within score_tol
- * (the closest box when several qualify). Pass: equal counts, every reference detection
- * matched, and (with masks) the differing pixels over all matched pairs <= mask_frac of
- * the reference's true pixels. Prints one summary line; exit 0 on pass, 1 on fail. */
+ * (the closest box when several qualify). Pass: equal counts, at least min_match of the
+ * reference detections matched, and (with masks) the differing pixels over all matched
+ * pairs <= mask_frac of the reference's true pixels. min_match is 0.99 (as in
+ * compare_detections) because the random-weight fixtures have decisions on a knife edge:
+ * in retinanet/grace_hopper one pair of class-72 boxes has IoU 0.50013 against the 0.5 NMS
+ * threshold, so a correct runtime whose box deltas differ by 1e-4 px (another summation
+ * order) keeps one detection DefaultPredictor suppressed. `same` requires all of them.
+ * Prints one summary line; exit 0 on pass, 1 on fail. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +82,7 @@ static int ref_mask_bit(const struct d2_tensor *packed, int64_t i, int64_t y, in
 
 int main(int argc, char **argv)
 {
-    double box_tol = 2e-2, score_tol = 1e-5, mask_frac = 0.01;
+    double box_tol = 2e-2, score_tol = 1e-5, mask_frac = 0.01, min_match = 0.99;
     struct d2_tensor ob, os, oc, om = { 0 }, rb, rs, rc, rm = { 0 };
     int has_out_masks, has_ref_masks, same = 0, boxes_only = 0;
     int64_t n, matched = 0, mask_diff = 0, true_px = 0, mask_shape[3] = { 0 };
@@ -96,6 +101,8 @@ int main(int argc, char **argv)
             score_tol = atof(argv[i] + 10);
         else if (strncmp(argv[i], "mask_frac=", 10) == 0)
             mask_frac = atof(argv[i] + 10);
+        else if (strncmp(argv[i], "min_match=", 10) == 0)
+            min_match = atof(argv[i] + 10);
         else if (strcmp(argv[i], "same") == 0)
             same = 1;
         else if (strcmp(argv[i], "boxes_only") == 0)
@@ -105,8 +112,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (same)
+    if (same) {
         box_tol = score_tol = mask_frac = 0;
+        min_match = 1;
+    }
     load(argv[1], "boxes.npy", &ob, 1);
     load(argv[1], "scores.npy", &os, 1);
     load(argv[1], "classes.npy", &oc, 1);
@@ -179,7 +188,7 @@ int main(int argc, char **argv)
                         mask_diff += r != (out_px[(match[i] * H + y) * W + x] != 0);
                 }
     }
-    int ok = matched == n && (!has_ref_masks || (double)mask_diff <= mask_frac * (double)true_px);
+    int ok = (double)matched >= min_match * (double)n && (!has_ref_masks || (double)mask_diff <= mask_frac * (double)true_px);
     printf("%lld/%lld detections matched, max |box| %.3g px, max |score| %.3g", (long long)matched, (long long)n,
            max_box, max_score);
     if (has_ref_masks)
