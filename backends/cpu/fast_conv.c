@@ -32,72 +32,76 @@ struct conv_geometry {
     int64_t h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
 
-/* Panel rows are (c, ky, kx) in W's order; columns are output positions (oy, ox). */
+/* Panel rows are (c, ky, kx) in W's order; columns are output positions (oy, ox).
+ * The loop runs row p outer and output positions inner, so the input is read as a
+ * few long streams (one input row per output row of the block) instead of one short
+ * read per (panel, p), which would touch a different channel plane every time. */
 static void pack_b_conv(const struct d2_gemm_b_source *src, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                         int32_t nr, float *dst)
 {
     const struct conv_geometry *g = src->conv;
     const int64_t taps = g->kh * g->kw, plane = g->h * g->w;
-    int64_t base_y[D2_GEMM_MAX_NR], base_x[D2_GEMM_MAX_NR];
+    const int64_t j_data_end = j0 + nc < src->n ? j0 + nc : src->n; /* columns past n are zero */
+    int64_t c = p0 / taps, t = p0 % taps;
+    int64_t ky = t / g->kw, kx = t % g->kw;
 
-    for (int64_t q = 0; q < nc; q += nr, dst += kc * nr) {
-        int64_t j = j0 + q;
-        int64_t cols = src->n - j < nr ? src->n - j : nr;
-        if (cols > nc - q)
-            cols = nc - q;
-        if (cols < 0)
-            cols = 0;
-        int64_t oy0 = j / g->ow, ox0 = j % g->ow;
-        bool one_row = ox0 + cols <= g->ow;
-        for (int64_t jj = 0, oy = oy0, ox = ox0; jj < cols; jj++) {
-            base_y[jj] = oy * g->sh - g->ph;
-            base_x[jj] = ox * g->sw - g->pw;
-            if (++ox == g->ow) {
+    for (int64_t p = 0; p < kc; p++) {
+        const float *xc = g->x + c * plane;
+        float *drow = dst + p * nr;
+        /* Output columns whose tap kx lands inside the input row: [ox_lo, ox_hi). */
+        int64_t ox_lo, ox_hi;
+        d2_nn_tap_range(g->ow, g->w, g->sw, g->pw, kx * g->dw, &ox_lo, &ox_hi);
+        int64_t j = j0, oy = j0 / g->ow, ox = j0 % g->ow;
+        while (j < j0 + nc) {
+            int64_t q = (j - j0) / nr, lane = (j - j0) % nr;
+            float *d = drow + q * kc * nr + lane;
+            int64_t len = nr - lane;
+            if (j >= j_data_end) {
+                memset(d, 0, (size_t)len * sizeof(float));
+                j += len;
+                continue;
+            }
+            if (len > g->ow - ox)
+                len = g->ow - ox;
+            if (len > j_data_end - j)
+                len = j_data_end - j;
+            int64_t iy = oy * g->sh - g->ph + ky * g->dh;
+            if (iy < 0 || iy >= g->h) {
+                memset(d, 0, (size_t)len * sizeof(float));
+            } else {
+                /* [ox, ox+len) = zeros before ox_lo, input from ox_lo to ox_hi, zeros after */
+                int64_t a = ox_lo > ox ? ox_lo - ox : 0, b = ox_hi < ox + len ? ox_hi - ox : len;
+                if (b < a)
+                    b = a;
+                if (a > len)
+                    a = b = len;
+                const float *row = xc + iy * g->w + (ox + a) * g->sw - g->pw + kx * g->dw;
+                if (a)
+                    memset(d, 0, (size_t)a * sizeof(float));
+                if (g->sw == 1 && b - a == 32)
+                    memcpy(d + a, row, 32 * sizeof(float)); /* a whole panel row: inlined */
+                else if (g->sw == 1 && b - a == 16)
+                    memcpy(d + a, row, 16 * sizeof(float));
+                else if (g->sw == 1)
+                    memcpy(d + a, row, (size_t)(b - a) * sizeof(float));
+                else
+                    for (int64_t u = a; u < b; u++)
+                        d[u] = row[(u - a) * g->sw];
+                if (b < len)
+                    memset(d + b, 0, (size_t)(len - b) * sizeof(float));
+            }
+            j += len;
+            ox += len;
+            if (ox == g->ow) {
                 ox = 0;
                 oy++;
             }
         }
-        int64_t c = p0 / taps, t = p0 % taps;
-        int64_t ky = t / g->kw, kx = t % g->kw;
-        for (int64_t p = 0; p < kc; p++) {
-            float *d = dst + p * nr;
-            const float *xc = g->x + c * plane;
-            int64_t jj = 0;
-            if (one_row && cols > 0) {
-                int64_t iy = base_y[0] + ky * g->dh;
-                int64_t ix0 = base_x[0] + kx * g->dw, ix_last = base_x[cols - 1] + kx * g->dw;
-                if (iy < 0 || iy >= g->h) {
-                    jj = 0; /* the whole row is padding: zero-filled below */
-                } else if (ix0 >= 0 && ix_last < g->w) {
-                    const float *row = xc + iy * g->w + ix0;
-                    if (g->sw == 1)
-                        memcpy(d, row, (size_t)cols * sizeof(float));
-                    else
-                        for (int64_t u = 0; u < cols; u++)
-                            d[u] = row[u * g->sw];
-                    jj = cols;
-                } else {
-                    const float *row = xc + iy * g->w;
-                    for (int64_t u = 0; u < cols; u++) {
-                        int64_t ix = base_x[u] + kx * g->dw;
-                        d[u] = (ix >= 0 && ix < g->w) ? row[ix] : 0.0f;
-                    }
-                    jj = cols;
-                }
-            } else {
-                for (; jj < cols; jj++) {
-                    int64_t iy = base_y[jj] + ky * g->dh, ix = base_x[jj] + kx * g->dw;
-                    d[jj] = (iy >= 0 && iy < g->h && ix >= 0 && ix < g->w) ? xc[iy * g->w + ix] : 0.0f;
-                }
-            }
-            for (; jj < nr; jj++)
-                d[jj] = 0.0f;
-            if (++kx == g->kw) {
-                kx = 0;
-                if (++ky == g->kh) {
-                    ky = 0;
-                    c++;
-                }
+        if (++kx == g->kw) {
+            kx = 0;
+            if (++ky == g->kh) {
+                ky = 0;
+                c++;
             }
         }
     }

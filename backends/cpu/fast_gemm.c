@@ -165,6 +165,8 @@ struct gemm_job {
     const struct d2_gemm_epilogue *epilogue;   /* NULL: none */
     int64_t mc, nc, kc, m_blocks;
     int64_t m_tasks, m_per_task;               /* row blocks are split into m_tasks ranges */
+    const float *a_packed;                     /* all of A packed once (NULL: pack per task) */
+    int64_t k_panels;
     atomic_bool out_of_memory;
 };
 
@@ -183,10 +185,11 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
     const int32_t mr = kt->mr, nr = kt->nr;
     const bool has_epilogue =
         job->epilogue && (job->epilogue->bias || job->epilogue->residual || job->epilogue->relu);
-    float *a_pack = d2_threadpool_scratch(job->pool, thread, 0, (size_t)(job->mc * job->kc) * sizeof(float));
+    float *a_pack = job->a_packed ? NULL
+                                  : d2_threadpool_scratch(job->pool, thread, 0, (size_t)(job->mc * job->kc) * sizeof(float));
     float *b_pack = d2_threadpool_scratch(job->pool, thread, 1,
                                           (size_t)(job->kc * (job->nc + nr)) * sizeof(float));
-    if (!a_pack || !b_pack) {
+    if ((!a_pack && !job->a_packed) || !b_pack) {
         atomic_store(&job->out_of_memory, true);
         return;
     }
@@ -206,14 +209,17 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
                 int64_t i0 = ib * job->mc;
                 int64_t mcur = job->m - i0 < job->mc ? job->m - i0 : job->mc;
                 int64_t mpad = (mcur + mr - 1) / mr * mr;
-                pack_a(job->a, job->a_rs, job->a_cs, job->m, i0, mpad, p0, kcur, mr, a_pack);
+                const float *ap = job->a_packed ? job->a_packed + (ib * job->k_panels + p0 / job->kc) * job->mc * job->kc
+                                                : a_pack;
+                if (!job->a_packed)
+                    pack_a(job->a, job->a_rs, job->a_cs, job->m, i0, mpad, p0, kcur, mr, a_pack);
                 for (int64_t jr = 0; jr < npad; jr += nr) {
                     int32_t cols = (int32_t)(ncur - jr < nr ? ncur - jr : nr);
                     const float *bp = b_pack + jr * kcur;
                     for (int64_t ir = 0; ir < mpad; ir += mr) {
                         int32_t rows = (int32_t)(mcur - ir < mr ? mcur - ir : mr);
                         float *ct = job->c + (i0 + ir) * job->ldc + j0 + jr;
-                        kt->sgemm_tile(kcur, a_pack + ir * kcur, bp, ct, job->ldc, rows, cols,
+                        kt->sgemm_tile(kcur, ap + ir * kcur, bp, ct, job->ldc, rows, cols,
                                        job->accumulate || p0 > 0);
                         if (last && has_epilogue)
                             epilogue_tile(job, i0 + ir, j0 + jr, rows, cols);
@@ -285,6 +291,25 @@ enum d2_status d2_sgemm(const struct d2_cpu_kernels *kt, struct d2_threadpool *p
     }
     job.m_per_task = (job.m_blocks + job.m_tasks - 1) / job.m_tasks;
     job.m_tasks = (job.m_blocks + job.m_per_task - 1) / job.m_per_task;
+    /* A is read by every column block: with several, pack all of it once up front
+     * (caller's scratch; d2_sgemm is called from outside parallel jobs). */
+    job.k_panels = (k + job.kc - 1) / job.kc;
+    if (n_blocks > 1 && k > 0) {
+        size_t floats = (size_t)(job.m_blocks * job.k_panels * job.mc * job.kc);
+        float *packed = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, floats * sizeof(float));
+        if (!packed)
+            return d2_errorf(err, D2_ERR_NOMEM, "sgemm: out of memory packing A (%lld x %lld)", (long long)m,
+                             (long long)k);
+        for (int64_t ib = 0; ib < job.m_blocks; ib++)
+            for (int64_t pi = 0; pi < job.k_panels; pi++) {
+                int64_t i0 = ib * job.mc, p0 = pi * job.kc;
+                int64_t mcur = m - i0 < job.mc ? m - i0 : job.mc, kcur = k - p0 < job.kc ? k - p0 : job.kc;
+                int64_t mpad = (mcur + kt->mr - 1) / kt->mr * kt->mr;
+                pack_a(a, a_row_step, a_col_step, m, i0, mpad, p0, kcur, kt->mr,
+                       packed + (ib * job.k_panels + pi) * job.mc * job.kc);
+            }
+        job.a_packed = packed;
+    }
     atomic_init(&job.out_of_memory, false);
     d2_threadpool_parallel_for(pool, job.m_tasks * n_blocks, 1, gemm_task, &job);
     if (atomic_load(&job.out_of_memory))

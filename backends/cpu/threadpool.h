@@ -35,10 +35,11 @@ void d2_threadpool_parallel_for(struct d2_threadpool *pool, int64_t count, int64
 
 /* A 64-byte aligned buffer of at least `bytes` owned by thread `thread` of the pool
  * (grown on demand, kept until the pool is freed; contents are not preserved when it
- * grows). `slot` (0..D2_SCRATCH_SLOTS-1) lets one kernel hold several buffers.
+ * grows). `slot` (0..D2_SCRATCH_SLOTS-1) lets one kernel hold several buffers: the
+ * SGEMM uses slots 0 and 1 of every thread and the last slot of thread 0.
  * NULL when out of memory. With a NULL pool, slots of a process-wide fallback are
  * not available: pass a pool. */
-#define D2_SCRATCH_SLOTS 3
+#define D2_SCRATCH_SLOTS 4
 float *d2_threadpool_scratch(struct d2_threadpool *pool, int32_t thread, int32_t slot, size_t bytes);
 
 #endif
