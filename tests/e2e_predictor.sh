@@ -12,7 +12,8 @@
 #     DefaultPredictor, zero padding (Caffe2's own convention) must differ; a batch of
 #     images (the Caffe2 frontend's per-image batch_splits) gives each image exactly its
 #     one-by-one answer.
-#   - --json / --vis / --score-thresh produce their files and filter.
+#   - the demo model (examples/shapes_maskrcnn.{onnx,ir}, torchvision) against onnxruntime;
+#   - --json / --vis / --score-thresh produce their files and filter; argument errors.
 #   - TorchScript exports (tracing: both models, both images; scripting: mask_rcnn) and the
 #     caffe2_tracing ONNX export; TorchScript cases are skipped when the frontend cannot
 #     load the file.
@@ -116,6 +117,19 @@ fi
 # the caffe2_tracing ONNX export (org.pytorch._caffe2 ops, inputs x.1/x.3 fixed at 384x320)
 check caffe2_onnx_grace_hopper "$shared/detectron2-caffe2/faster_rcnn/onnx/model.onnx $gh $size" 0 \
   "$pred/mask_rcnn/grace_hopper" boxes_only
+
+# The demo model (examples/, torchvision Mask R-CNN ONNX: the graph resizes and normalises,
+# d2rt feeds the RGB picture / 255) against onnxruntime's outputs on the same input
+# (tests/data/predictor/shapes/, tools/make_shapes_predictor_ref.py), from the ONNX file
+# and from the committed model.ir that carries the class names. A stale model.ir (the
+# artifact format changed) fails here: rebuild it with
+#   build/d2rt compile examples/shapes_maskrcnn.onnx --classes examples/classes.txt -o examples/shapes_maskrcnn.ir
+check shapes_onnx "examples/shapes_maskrcnn.onnx examples/shapes.png --classes examples/classes.txt" 0 \
+  tests/data/predictor/shapes box_tol=1e-3 score_tol=1e-5 mask_frac=0.001 min_match=1
+check shapes_ir "examples/shapes_maskrcnn.ir examples/shapes.png --vis $tmp/shapes_vis.png" 0 \
+  tests/data/predictor/shapes box_tol=1e-3 score_tol=1e-5 mask_frac=0.001 min_match=1
+if grep -q '  circle  ' "$tmp/shapes_ir.log" && [ -s "$tmp/shapes_vis.png" ]; then echo "ok   shapes_ir_names_and_vis"
+else echo "FAIL shapes_ir_names_and_vis: no class names in the table or no picture"; fail=1; fi
 
 # Bad arguments: one error line each, non-zero exit.
 expect_error() {

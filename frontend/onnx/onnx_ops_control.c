@@ -179,6 +179,19 @@ enum d2_status onnx_convert_loop(struct onnx_node_ctx *ctx)
         ctx->outputs[i] = d2_node_output(ctx->g, n, i);
     ((struct d2_attrs_loop *)d2_node_attrs(ctx->g, n))->num_carried = carried;
     st = onnx_build_region(ctx, body, ctx->g->nodes[n].regions[0], 2u + carried, formal, ncap, caps);
+    /* A loop-carried value may change shape from one iteration to the next (a list the
+     * body appends to: torchvision's paste_masks loop). Exporters still declare the body
+     * input with the initial value's dims (e.g. [0,128,160]), which holds only for
+     * iteration 0, so only its dtype and rank are kept; inference derives the rest. */
+    for (uint32_t i = 0; st == D2_OK && i < carried; i++) {
+        struct d2_graph *body_g = ctx->g->nodes[n].regions[0];
+        struct d2_type *t = &body_g->values[body_g->inputs[2 + i]].type;
+        for (int32_t d = 0; d < t->rank; d++) {
+            t->dims[d] = D2_DIM_UNKNOWN;
+            t->symbols[d] = NULL;
+            t->upper_bounds[d] = -1;
+        }
+    }
 done:
     d2_free(ctx->imp->alloc, caps);
     d2_free(ctx->imp->alloc, ins);
