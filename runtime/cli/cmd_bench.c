@@ -9,7 +9,7 @@
  *       the threads used (1 FLOP per multiply and per add: a MAC is 2 FLOP).
  *   d2rt bench MODEL [INPUT...] [--iters N] [--warmup N]
  *       min/median latency of whole runs and a per-op table (count per run, total ms
- *       per run, share, GFLOP/s for conv/conv_transpose/gemm/matmul).
+ *       per run, share, GFLOP/s for conv/fused_conv/conv_transpose/gemm/matmul).
  * Common options: --threads N (default: one per CPU), --isa generic|avx2|avx512
  * (default: D2RT_CPU, else the best this CPU runs), --reference (model: the
  * reference kernels, as D2RT_REFERENCE=1). INPUTs are .npy or ONNX TensorProto files
@@ -305,6 +305,7 @@ static double node_flops(const struct d2_kernel_ctx *ctx)
     double taps = 1.0;
     switch (ctx->node->op) {
     case D2_OP_CONV:
+    case D2_OP_FUSED_CONV:
         for (int32_t d = 1; w && d < w->rank; d++)
             taps *= (double)w->dims[d];
         return 2.0 * (double)d2_tensor_numel(y) * taps;
