@@ -1,11 +1,14 @@
 /* tests/tools/compare_detections.c: compare a model's detections with reference ones.
  *
  *   compare_detections OUT_DIR REF_DIR REF_PREFIX boxes=K classes=K scores=K
- *                      [masks=K] [image_size=K]
+ *                      [masks=K] [image_size=K] [extra=K:TOL ...] [--ref-indexed]
  *
  * OUT_DIR holds `d2rt run --out` results (out<K>.npy); REF_DIR holds reference files
  * named REF_PREFIX + pred_boxes / pred_classes / scores / pred_masks / image_size .npy
- * (the layout of ../shared/fixtures/detectron2/<model>/<export>/ref).
+ * (the layout of ../shared/fixtures/detectron2/<model>/<export>/ref), or, with
+ * --ref-indexed, REF_PREFIX<K>.npy with the same K as the output (e.g. ort_out3.npy).
+ * extra=K:TOL compares any other per-detection output (keypoints, keypoint scores)
+ * of matched pairs within absolute tolerance TOL.
  *
  * Detections are matched, not compared by index: near-tied scores may legitimately
  * swap neighbours. A reference detection matches an unused output detection of the
@@ -42,11 +45,31 @@ static int load_out(const char *dir, int k, struct d2_tensor *t)
     return load(path, t);
 }
 
-static int load_ref(const char *dir, const char *prefix, const char *field, struct d2_tensor *t)
+static int ref_indexed; /* --ref-indexed: reference files are <prefix><K>.npy */
+
+static int load_ref(const char *dir, const char *prefix, const char *field, int k, struct d2_tensor *t)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s%s.npy", dir, prefix, field);
+    if (ref_indexed)
+        snprintf(path, sizeof path, "%s/%s%d.npy", dir, prefix, k);
+    else
+        snprintf(path, sizeof path, "%s/%s%s.npy", dir, prefix, field);
     return load(path, t);
+}
+
+/* Largest |a-b| over the per-detection slices a[ia], b[ib] of two [n,...] tensors. */
+static double slice_max_diff(const struct d2_tensor *a, int64_t ia, const struct d2_tensor *b, int64_t ib,
+                             int64_t per)
+{
+    double worst = 0;
+    for (int64_t e = 0; e < per; e++) {
+        double d = fabs(d2_load_f64(a->data, a->dtype, (size_t)(ia * per + e)) -
+                        d2_load_f64(b->data, b->dtype, (size_t)(ib * per + e)));
+        if (d != d)
+            return INFINITY;
+        worst = fmax(worst, d);
+    }
+    return worst;
 }
 
 static double box_iou(const struct d2_tensor *a, int64_t i, const struct d2_tensor *b, int64_t j)
@@ -66,6 +89,9 @@ static double box_iou(const struct d2_tensor *a, int64_t i, const struct d2_tens
 int main(int argc, char **argv)
 {
     int k_boxes = -1, k_classes = -1, k_scores = -1, k_masks = -1, k_size = -1;
+    int k_extra[8], num_extra = 0;
+    double tol_extra[8], worst_extra[8] = { 0 };
+    struct d2_tensor oe[8], re[8];
     struct d2_tensor ob, oc, os, om, osz, rb, rc, rs, rm, rsz;
     int64_t n_out, n_ref, matched = 0;
     double worst_score = 0, worst_mask = 0, worst_iou = 1;
@@ -79,6 +105,17 @@ int main(int argc, char **argv)
     for (int i = 4; i < argc; i++) {
         int *slot = NULL;
         const char *eq = strchr(argv[i], '=');
+        if (!strcmp(argv[i], "--ref-indexed")) {
+            ref_indexed = 1;
+            continue;
+        }
+        if (!strncmp(argv[i], "extra=", 6) && num_extra < 8) {
+            const char *colon = strchr(argv[i], ':');
+            k_extra[num_extra] = atoi(argv[i] + 6);
+            tol_extra[num_extra] = colon ? atof(colon + 1) : 1e-4;
+            num_extra++;
+            continue;
+        }
         if (!eq)
             return 2;
         if (!strncmp(argv[i], "boxes=", 6)) slot = &k_boxes;
@@ -91,11 +128,15 @@ int main(int argc, char **argv)
         *slot = atoi(eq + 1);
     }
     if (!load_out(argv[1], k_boxes, &ob) || !load_out(argv[1], k_classes, &oc) || !load_out(argv[1], k_scores, &os) ||
-        !load_ref(argv[2], argv[3], "pred_boxes", &rb) || !load_ref(argv[2], argv[3], "pred_classes", &rc) ||
-        !load_ref(argv[2], argv[3], "scores", &rs))
+        !load_ref(argv[2], argv[3], "pred_boxes", k_boxes, &rb) ||
+        !load_ref(argv[2], argv[3], "pred_classes", k_classes, &rc) ||
+        !load_ref(argv[2], argv[3], "scores", k_scores, &rs))
         return 1;
-    if (k_masks >= 0 && (!load_out(argv[1], k_masks, &om) || !load_ref(argv[2], argv[3], "pred_masks", &rm)))
+    if (k_masks >= 0 && (!load_out(argv[1], k_masks, &om) || !load_ref(argv[2], argv[3], "pred_masks", k_masks, &rm)))
         return 1;
+    for (int x = 0; x < num_extra; x++)
+        if (!load_out(argv[1], k_extra[x], &oe[x]) || !load_ref(argv[2], argv[3], "extra", k_extra[x], &re[x]))
+            return 1;
     n_out = os.rank ? os.dims[0] : 0;
     n_ref = rs.rank ? rs.dims[0] : 0;
     if (n_out != n_ref) {
@@ -123,21 +164,20 @@ int main(int argc, char **argv)
         matched++;
         worst_iou = fmin(worst_iou, best_iou);
         worst_score = fmax(worst_score, fabs(d2_load_f64(os.data, os.dtype, (size_t)best) - d2_load_f64(rs.data, rs.dtype, (size_t)r)));
-        if (k_masks >= 0) {
-            int64_t per = d2_tensor_numel(&rm) / (n_ref ? n_ref : 1);
-            for (int64_t e = 0; e < per; e++) {
-                double d = fabs(d2_load_f64(om.data, om.dtype, (size_t)(best * per + e)) -
-                                d2_load_f64(rm.data, rm.dtype, (size_t)(r * per + e)));
-                worst_mask = fmax(worst_mask, d);
-            }
-        }
+        if (k_masks >= 0)
+            worst_mask = fmax(worst_mask, slice_max_diff(&om, best, &rm, r, d2_tensor_numel(&rm) / n_ref));
+        for (int x = 0; x < num_extra; x++)
+            worst_extra[x] = fmax(worst_extra[x], slice_max_diff(&oe[x], best, &re[x], r, d2_tensor_numel(&re[x]) / n_ref));
     }
     if (n_ref && (double)matched < MATCH_FRACTION * (double)n_ref)
         ok = 0;
     if (k_masks >= 0 && worst_mask > MASK_TOL)
         ok = 0;
+    for (int x = 0; x < num_extra; x++)
+        if (worst_extra[x] > tol_extra[x])
+            ok = 0;
     if (k_size >= 0) {
-        if (!load_out(argv[1], k_size, &osz) || !load_ref(argv[2], argv[3], "image_size", &rsz))
+        if (!load_out(argv[1], k_size, &osz) || !load_ref(argv[2], argv[3], "image_size", k_size, &rsz))
             return 1;
         if (d2_tensor_numel(&osz) != d2_tensor_numel(&rsz)) {
             ok = 0;
@@ -148,9 +188,13 @@ int main(int argc, char **argv)
         }
     }
     {
-        char mask_part[64] = "";
+        char mask_part[512] = "";
+        size_t used_len = 0;
         if (k_masks >= 0)
-            snprintf(mask_part, sizeof mask_part, ", max |dmask| %.2e", worst_mask);
+            used_len += (size_t)snprintf(mask_part, sizeof mask_part, ", max |dmask| %.2e", worst_mask);
+        for (int x = 0; x < num_extra && used_len < sizeof mask_part; x++)
+            used_len += (size_t)snprintf(mask_part + used_len, sizeof mask_part - used_len, ", max |dout%d| %.2e",
+                                         k_extra[x], worst_extra[x]);
         printf("%s: %lld/%lld reference detections matched (min IoU %.6f, max |dscore| %.2e%s)\n",
                ok ? "PASS" : "FAIL", (long long)matched, (long long)n_ref, worst_iou, worst_score, mask_part);
     }
