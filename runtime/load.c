@@ -233,14 +233,19 @@ struct d2_graph *d2_load_model_file_with(const char *path, const struct d2_alloc
         }
         break;
     }
-    case D2_FORMAT_TORCHSCRIPT:
-        /* The importer maps the file itself; constants borrow the mapping. */
-        g = d2_torchscript_import_file(path, NULL, alloc, err);
+    case D2_FORMAT_TORCHSCRIPT: {
+        /* The importer maps the file itself; constants borrow the mapping. A batch
+         * size is the number of images a scripted model's list/tuple input takes. */
+        struct d2_torchscript_options ts_options = { 0 };
+        if (options && options->batch > 0 && options->batch <= UINT32_MAX)
+            ts_options.batch = (uint32_t)options->batch;
+        g = d2_torchscript_import_file(path, &ts_options, alloc, err);
         if (g && d2_compile_source_with(g, options, err) != D2_OK) {
             d2_graph_free(g);
             g = NULL;
         }
         break;
+    }
     default:
         if (size == 0)
             d2_errorf(err, D2_ERR_PARSE, "'%s' is empty", path);

@@ -5,6 +5,12 @@
 # input, which has another size: the graphs must not be tied to one shape), by
 # matching detections (tests/tools/compare_detections.c: class, IoU >= 0.999,
 # |score difference| <= 1e-4, ROI mask probabilities within 1e-4, image_size exact).
+# Batches through the scripted model (`d2rt run model.ts a.npy b.npy`: one ImageList of
+# both, padded to the larger, as detectron2 does): images of one padded size must give
+# each image's single answers; with input_image + input_image_alt, image 0 (the
+# larger) gives its single answers and image 1 matches PyTorch running the same batch
+# (tests/data/torchscript_models/d2_mask_rcnn_scripting_batch2, from
+# tools/make_ts_batch_refs.py; padding moves the smaller image's scores by ~7e-4).
 # The cases run in parallel. Usage: tests/e2e_torchscript.sh BUILD_DIR
 set -u
 build=${1:-build}
@@ -23,10 +29,29 @@ run_case() { # name model_dir input ref_prefix compare-args...
     >"$tmp/$name.result"
 }
 
+# A batch: run_batch_case name model_dir "input input..." then, per check,
+# "ref_dir ref_prefix compare-args..." separated by ';'.
+run_batch_case() {
+  local name=$1 dir=$2 inputs=$3 checks=$4 out=$tmp/$1 args=() r ok=1 summary=""
+  for i in $inputs; do args+=("$dir/ref/$i"); done
+  if ! "$d2rt" run "$dir/model.ts" "${args[@]}" --out "$out" >"$tmp/$name.log" 2>&1; then
+    echo "FAIL $name: d2rt run: $(tail -1 "$tmp/$name.log")" >"$tmp/$name.result"; return
+  fi
+  IFS=';' read -ra parts <<<"$checks"
+  for c in "${parts[@]}"; do
+    # shellcheck disable=SC2086
+    set -- $c
+    if r=$("$cmp" "$out" "$@"); then summary+=" [$2] $r"; else ok=0; summary+=" [$2] $r"; fi
+  done
+  if [ $ok = 1 ]; then echo "ok   $name:$summary"; else echo "FAIL $name:$summary"; fi >"$tmp/$name.result"
+}
+
 mr=$fixtures/mask_rcnn/tracing_torchscript
 rn=$fixtures/retinanet/tracing_torchscript
 sc=$fixtures/mask_rcnn/scripting_torchscript
+b2=tests/data/torchscript_models/d2_mask_rcnn_scripting_batch2
 names="mask_rcnn_tracing mask_rcnn_tracing_alt retinanet_tracing retinanet_tracing_alt mask_rcnn_scripting mask_rcnn_scripting_alt"
+names="$names mask_rcnn_scripting_batch2 mask_rcnn_scripting_batch2_same_size"
 run_case mask_rcnn_tracing "$mr" input_image.npy eager__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case mask_rcnn_tracing_alt "$mr" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case retinanet_tracing "$rn" input_image.npy eager__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
@@ -34,6 +59,11 @@ run_case retinanet_tracing_alt "$rn" input_image_alt.npy eager_alt__0_instances_
 # scripted: outputs are the dict [0] in key order pred_boxes, scores, pred_classes, pred_masks
 run_case mask_rcnn_scripting "$sc" input_image.npy eager__ boxes=0 scores=1 classes=2 masks=3 &
 run_case mask_rcnn_scripting_alt "$sc" input_image_alt.npy eager_alt__ boxes=0 scores=1 classes=2 masks=3 &
+# batch 2: outputs [0].{pred_boxes,scores,pred_classes,pred_masks} = out0..3, [1].* = out4..7
+run_batch_case mask_rcnn_scripting_batch2 "$sc" "input_image.npy input_image_alt.npy" \
+  "$sc/ref eager__ boxes=0 scores=1 classes=2 masks=3;$b2 batch2_1__ boxes=4 scores=5 classes=6 masks=7" &
+run_batch_case mask_rcnn_scripting_batch2_same_size "$sc" "input_image_alt.npy input_image_alt.npy" \
+  "$sc/ref eager_alt__ boxes=0 scores=1 classes=2 masks=3;$sc/ref eager_alt__ boxes=4 scores=5 classes=6 masks=7" &
 wait
 
 fail=0

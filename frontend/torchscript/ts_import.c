@@ -285,6 +285,100 @@ static void lower_cleanup(struct ts_lower *L, struct ts_frame *main_frame)
     d2_arena_deinit(&L->arena);
 }
 
+/* ---- batches for detectron2's scripting adapter ----
+ *
+ * detectron2's ScriptableAdapter (tools/deploy/export_model.py) is
+ *     def forward(self, inputs: Tuple[Dict[str, Tensor]]) -> List[Dict[str, Tensor]]:
+ *         instances = self.model.inference(inputs, do_postprocess=False)
+ *         return [i.get_fields() for i in instances]
+ * In TorchScript `Tuple[Dict[str, Tensor]]` is a tuple of exactly one dict, so the
+ * compiled forward unpacks one image (`_0, = inputs; inference([_0], ...)`) although
+ * the model underneath takes a list of any length. For a batch of B images d2rt
+ * therefore runs the adapter's meaning instead of its compiled body: the model's
+ * inference() on the list of B dicts (so the images are padded into one ImageList, as
+ * detectron2 does), then get_fields() of each resulting Instances. Inputs are named
+ * "[i].image" as for the tuple. */
+
+static bool is_fixed_tuple_param(const struct ts_def *forward, uint32_t *count, const struct ts_expr **item_type)
+{
+    const struct ts_expr *type;
+    if (forward->num_params != 2 || !(type = forward->params[1].type) || type->kind != TSE_SUBSCRIPT ||
+        type->u.sub.base->kind != TSE_NAME || strcmp(type->u.sub.base->u.name, "Tuple") != 0)
+        return false;
+    *count = type->u.sub.index->kind == TSE_TUPLE ? type->u.sub.index->u.seq.count : 1;
+    *item_type = type->u.sub.index->kind == TSE_TUPLE ? type->u.sub.index->u.seq.items[0] : type->u.sub.index;
+    return true;
+}
+
+static enum d2_status run_adapter_batch(struct ts_lower *L, uint32_t tuple_count, const struct ts_expr *item_type,
+                                        uint32_t batch, struct shape_spec *spec, struct text *in_struct,
+                                        struct tsv **result)
+{
+    const struct ts_module_attr *model_attr = ts_module_attr(L->root, "model");
+    const struct ts_class *model_class;
+    const struct ts_def *inference;
+    struct tsv *images, *model, *instances, *fields_list, *call_args[3];
+    struct ts_call call = { "inference", call_args, NULL, 3 };
+    const char *no_names[3] = { NULL, NULL, NULL };
+    enum d2_status st;
+    char buf[32];
+
+    if (!strstr(L->root->class_name, "ScriptableAdapter") || !model_attr || !model_attr->submodule)
+        return ts_fail(L, D2_ERR_UNSUPPORTED,
+                       "forward() takes a tuple of %u; a batch of %u is supported only for detectron2's "
+                       "ScriptableAdapter (whose model takes a list)", tuple_count, batch);
+    if ((st = ts_find_class(L, model_attr->submodule->class_name, &model_class)) != D2_OK)
+        return st;
+    if (!(inference = ts_ast_find_method(model_class, "inference")))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "batch of %u: the adapter's model (%s) has no inference()", batch,
+                       model_attr->submodule->class_name);
+    images = tsv_seq_new(L, TSV_LIST, batch);
+    model = tsv_new(L, TSV_MODULE);
+    if (!images || !model)
+        return L->err->code;
+    model->u.module = model_attr->submodule;
+    put(in_struct, "[");
+    for (uint32_t i = 0; i < batch; i++) {
+        snprintf(buf, sizeof buf, "[%u]", i);
+        if (i)
+            put(in_struct, ", ");
+        if ((st = make_input(L, item_type, ts_strcat3(L, buf, "", ""), spec, batch, in_struct,
+                             &images->u.seq.items[i], 1)) != D2_OK)
+            return st;
+    }
+    put(in_struct, "]");
+    call_args[0] = images;
+    call_args[1] = tsv_none(L);
+    call_args[2] = tsv_bool(L, false); /* do_postprocess */
+    call.names = no_names;
+    if (!call_args[1] || !call_args[2])
+        return L->err->code;
+    L->file = inference->file;
+    L->line = inference->line;
+    if ((st = ts_call_def(L, inference, model, &call, &instances)) != D2_OK)
+        return st;
+    if (instances->kind != TSV_LIST)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "batch of %u: %s.inference() returned %s, not a list", batch,
+                       model_attr->submodule->class_name, tsv_describe(instances));
+    fields_list = tsv_seq_new(L, TSV_LIST, instances->u.seq.count);
+    if (!fields_list)
+        return L->err->code;
+    for (uint32_t i = 0; i < instances->u.seq.count; i++) {
+        struct tsv *inst = instances->u.seq.items[i];
+        const struct ts_def *get_fields =
+            inst->kind == TSV_OBJECT && inst->u.object->cls ? ts_ast_find_method(inst->u.object->cls, "get_fields")
+                                                            : NULL;
+        struct ts_call no_args = { "get_fields", NULL, NULL, 0 };
+        if (!get_fields)
+            return ts_fail(L, D2_ERR_UNSUPPORTED, "batch of %u: inference() result %u (%s) has no get_fields()",
+                           batch, i, tsv_describe(inst));
+        if ((st = ts_call_def(L, get_fields, inst, &no_args, &fields_list->u.seq.items[i])) != D2_OK)
+            return st;
+    }
+    *result = fields_list;
+    return D2_OK;
+}
+
 static const char *export_method(const char *class_name)
 {
     if (strstr(class_name, "TracingAdapter"))
@@ -343,6 +437,15 @@ static struct d2_graph *import_archive(struct ts_archive *archive, const struct 
     L.file = forward->file;
     L.line = forward->line;
     L.col = 1;
+    {
+        uint32_t tuple_count;
+        const struct ts_expr *item_type;
+        if (batch > 1 && is_fixed_tuple_param(forward, &tuple_count, &item_type) && tuple_count != batch) {
+            if (run_adapter_batch(&L, tuple_count, item_type, batch, &spec, &in_struct, &result) != D2_OK)
+                goto fail;
+            goto outputs;
+        }
+    }
     /* inputs */
     call.count = forward->num_params ? forward->num_params - 1 : 0;
     call.args = d2_arena_alloc(&L.arena, sizeof *call.args * (call.count + 1));
@@ -369,6 +472,7 @@ static struct d2_graph *import_archive(struct ts_archive *archive, const struct 
     st = ts_call_def(&L, forward, self, &call, &result);
     if (st != D2_OK)
         goto fail;
+outputs:
     L.file = NULL;
     if (add_output(&L, result, "", &out_struct, 0) != D2_OK)
         goto fail;

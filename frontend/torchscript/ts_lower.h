@@ -345,7 +345,7 @@ enum d2_status ts_dtype_arg(struct ts_lower *L, const struct ts_call *c, uint32_
                             enum d2_dtype *out);
 
 /* Families of handlers (registered in ts_ops.c). */
-#define TS_OP_FAMILIES(X) X(scalar) X(seq) X(tensor) X(create) X(shape) X(nn) X(index)
+#define TS_OP_FAMILIES(X) X(scalar) X(seq) X(tensor) X(create) X(shape) X(nn) X(index) X(caffe2)
 struct ts_op_entry { const char *name; ts_op_fn fn; };
 #define X(fam) extern const struct ts_op_entry ts_ops_##fam[];
 TS_OP_FAMILIES(X)

@@ -229,6 +229,19 @@ int cli_run(int argc, char **argv)
         goto done;
     }
     num_in = d2rt_model_num_inputs(model);
+    /* A TorchScript model imports for a batch size: more inputs than one image's worth
+     * (and no --batch) means a batch of that many images; import it again for it. */
+    if (!compile_flags.batch && num_in > 0 && (uint32_t)num_args > num_in && num_args % (int)num_in == 0 &&
+        strcmp(d2rt_model_format(model), "torchscript") == 0) {
+        d2rt_model_free(model);
+        model = NULL;
+        compile_options.batch = num_args / (int)num_in;
+        if (d2rt_model_load_ex(model_path, NULL, &compile_options, &model) != D2RT_OK) {
+            rc = cli_fail("%s", d2rt_errmsg(model));
+            goto done;
+        }
+        num_in = d2rt_model_num_inputs(model);
+    }
     num_out = d2rt_model_num_outputs(model);
     paths = calloc(num_in + 1u, sizeof *paths);
     loaded = calloc(num_in + 1u, sizeof *loaded);
