@@ -207,6 +207,7 @@ struct importer {
     struct d2_graph *g;
     struct blob_map blobs;   /* blob -> value id, or BLOB_NOT_COMPUTED | op index << 48 */
     struct blob_map names;   /* every value name handed out (keys in the graph arena) */
+    struct c2_roi_images roi_images;
 };
 
 /* A value name for blob `blob` that no value has yet: blob, blob_1, blob_2, ... */
@@ -542,6 +543,7 @@ static enum d2_status import_op(struct importer *im, const D2rtCaffe2__OperatorD
     ctx.num_outputs = (uint32_t)op->n_output;
     ctx.output_names = names;
     ctx.outputs = outputs;
+    ctx.roi_images = &im->roi_images;
     if ((st = d2_caffe2_map_op(&ctx)) != D2_OK)
         goto done;
     for (size_t i = 0; i < op->n_output; i++) {

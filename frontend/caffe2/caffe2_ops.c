@@ -720,6 +720,19 @@ static enum d2_status conv_shape(struct c2_op_ctx *ctx)
     return D2_OK;
 }
 
+/* Gather(DATA, INDICES) axis (default 0): what the ONNX->Caffe2 backend makes of
+ * ONNX Gather (the Shape/Gather/... subgraphs of detectron2's exports). */
+static enum d2_status conv_gather(struct c2_op_ctx *ctx)
+{
+    struct d2_attrs_axis *a;
+    int64_t axis;
+    C2_TRY(c2_check_arity(ctx, 2, 2, 1, 1));
+    C2_TRY(c2_arg_int(ctx, "axis", 0, &axis));
+    C2_CHECK(ctx, c2_node_named(ctx, 0, D2_OP_GATHER, 2, ctx->inputs, (void **)&a));
+    a->axis = axis;
+    return D2_OK;
+}
+
 /* ConstantFill in a predict net: shape from `shape` (plus extra_shape) or from the
  * input (its shape, or its values with input_as_shape). */
 static enum d2_status conv_constant_fill(struct c2_op_ctx *ctx)
@@ -794,6 +807,7 @@ static const struct c2_op_entry op_table[] = {
     {"ExpandDims", conv_dims}, {"Squeeze", conv_dims}, {"Cast", conv_cast},
     {"ResizeNearest", conv_resize_nearest}, {"UpsampleBilinear", conv_upsample_bilinear},
     {"PadImage", conv_pad_image}, {"NumpyTile", conv_numpy_tile}, {"Slice", conv_slice}, {"Shape", conv_shape},
+    {"Gather", conv_gather},
     {"ConstantFill", conv_constant_fill},
     {"If", conv_unsupported}, {"While", conv_unsupported}, {"IsEmpty", conv_unsupported},
 };

@@ -52,6 +52,17 @@ struct c2_arg {
     size_t count;                      /* elements of ints, floats or strings */
 };
 
+/* 4-column boxes whose image per row is known: BoxWithNMSLimit's boxes output of a
+ * batch (with batch_splits). detectron2's mask and keypoint poolers read those boxes
+ * with 4 columns, which Caffe2 pools from image 0 (it never ran a batch); with this
+ * table DistributeFpnProposals and RoIAlign pool each box from its own image. */
+#define C2_MAX_ROI_IMAGES 16
+struct c2_roi_images {
+    uint32_t count;
+    d2_value_id boxes[C2_MAX_ROI_IMAGES];  /* f32 [n,4] */
+    d2_value_id image[C2_MAX_ROI_IMAGES];  /* i64 [n]: image index of each row */
+};
+
 struct c2_op_ctx {
     struct d2_graph *g;
     struct d2_error *err;
@@ -65,6 +76,7 @@ struct c2_op_ctx {
     uint32_t num_outputs;
     const char *const *output_names;   /* unique value names to use (entries may be NULL) */
     d2_value_id *outputs;              /* set by d2_caffe2_map_op */
+    struct c2_roi_images *roi_images;  /* may be NULL (no batches of 4-column boxes) */
     /* Internal: the first IR node this operator added (for inference). */
     uint32_t first_node;
 };

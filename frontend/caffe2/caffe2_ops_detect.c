@@ -11,6 +11,9 @@
  *   (a batch index) the top-N is taken per image, grouped by image: Caffe2 took it over
  *   the whole batch, but detectron2's exports never ran a batch (batch 1 is the same
  *   either way), and per image is what gives every image the answer it gets alone.
+ * 4-column rois that are a batched BoxWithNMSLimit's boxes (ctx->roi_images) get their
+ *   image index as column 0 before DistributeFpnProposals / RoIAlign, so a batch pools
+ *   each box from its own image (Caffe2 read 4 columns as image 0).
  * DistributeFpnProposals(rois) -> fpn_level_assign (epsilon 1e-6); rois of each level
  *   in their original order (non_zero of level == l, gather); rois_idx_restore_int32 =
  *   inverse of the stable level sort (argsort of the concatenated level order).
@@ -189,6 +192,28 @@ static enum d2_status conv_collect_rpn_proposals(struct c2_op_ctx *ctx)
     return D2_OK;
 }
 
+/* rois, or [image, rois] when rois are 4-column boxes of known images (header). */
+static d2_value_id with_known_images(struct c2_op_ctx *ctx, d2_value_id rois)
+{
+    if (!ctx->roi_images || columns(ctx, rois) != 4)
+        return rois;
+    for (uint32_t i = 0; i < ctx->roi_images->count; i++) {
+        if (ctx->roi_images->boxes[i] != rois)
+            continue;
+        d2_value_id image = c2_reshape(ctx, c2_cast(ctx, ctx->roi_images->image[i], D2_DTYPE_F32),
+                                       (const int64_t[]){ -1, 1 }, 2);
+        d2_value_id in[2] = { image, rois };
+        struct d2_attrs_axis *ca;
+        if (image == D2_NO_VALUE)
+            return D2_NO_VALUE;
+        d2_value_id out = c2_node(ctx, D2_OP_CONCAT, 2, in, (void **)&ca);
+        if (out != D2_NO_VALUE)
+            ca->axis = 1;
+        return out;
+    }
+    return rois;
+}
+
 static enum d2_status conv_distribute_fpn_proposals(struct c2_op_ctx *ctx)
 {
     int64_t max_level, min_level, canonical_level;
@@ -204,7 +229,8 @@ static enum d2_status conv_distribute_fpn_proposals(struct c2_op_ctx *ctx)
         return c2_error(ctx, D2_ERR_PARSE, "%u outputs, expected %lld (rois of levels %lld..%lld, then the restore index)",
                         ctx->num_outputs, (long long)(levels + 1), (long long)min_level, (long long)max_level);
     C2_TRY(c2_check_arity(ctx, 1, 1, 2, 65));
-    d2_value_id rois = ctx->inputs[0];
+    d2_value_id rois = with_known_images(ctx, ctx->inputs[0]);
+    C2_CHECK(ctx, rois);
     d2_value_id level = c2_node(ctx, D2_OP_FPN_LEVEL_ASSIGN, 1, &rois, (void **)&fa);
     C2_CHECK(ctx, level);
     fa->canonical_scale = canonical_scale;
@@ -250,7 +276,9 @@ static enum d2_status conv_roi_align(struct c2_op_ctx *ctx)
     struct d2_attrs_box_roi_align *a;
     C2_TRY(c2_check_arity(ctx, 2, 2, 1, 1));
     C2_TRY(c2_require_nchw(ctx));
-    C2_CHECK(ctx, c2_node_named(ctx, 0, D2_OP_BOX_ROI_ALIGN, 2, ctx->inputs, (void **)&a));
+    d2_value_id in[2] = { ctx->inputs[0], with_known_images(ctx, ctx->inputs[1]) };
+    C2_CHECK(ctx, in[1]);
+    C2_CHECK(ctx, c2_node_named(ctx, 0, D2_OP_BOX_ROI_ALIGN, 2, in, (void **)&a));
     a->mode = D2_ROI_POOL_AVG;
     C2_TRY(c2_arg_float(ctx, "spatial_scale", 1.0, &a->spatial_scale));
     C2_TRY(c2_arg_int(ctx, "pooled_h", 1, &a->pooled_h));
@@ -477,6 +505,10 @@ static enum d2_status conv_box_with_nms_limit(struct c2_op_ctx *ctx)
         in[0] = cand_boxes;
         C2_CHECK(ctx, c2_node_named(ctx, 1, D2_OP_GATHER, 2, in, (void **)&ga));
         ga->axis = 0;
+        if (batched && ctx->roi_images && ctx->roi_images->count < C2_MAX_ROI_IMAGES) {
+            ctx->roi_images->boxes[ctx->roi_images->count] = ctx->outputs[1];
+            ctx->roi_images->image[ctx->roi_images->count++] = kept_image;
+        }
     }
     d2_value_id kept_cls = c2_gather(ctx, cls, kept, 0);
     if (classes_bg)
