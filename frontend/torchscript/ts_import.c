@@ -459,6 +459,15 @@ static struct d2_graph *import_archive(struct ts_archive *archive, const struct 
         const struct ts_param *p = &forward->params[i + 1];
         if (i)
             put(&in_struct, ", ");
+        if (p->type && p->type->kind == TSE_SUBSCRIPT && p->type->u.sub.base->kind == TSE_NAME &&
+            strcmp(p->type->u.sub.base->u.name, "Optional") == 0 && p->default_ &&
+            p->default_->kind == TSE_NONE) {
+            /* an optional parameter that defaults to None (torchvision's targets) */
+            put(&in_struct, "null");
+            if (!(call.args[i] = tsv_none(&L)))
+                goto fail;
+            continue;
+        }
         if (make_input(&L, p->type, call.count == 1 && p->type && p->type->kind == TSE_SUBSCRIPT ? "" : p->name, &spec,
                        batch, &in_struct, &call.args[i], 0) != D2_OK)
             goto fail;

@@ -393,6 +393,27 @@ static enum d2_status op_dim(struct ts_lower *L, struct ts_call *c, struct tsv *
     return ret(L, tsv_int(L, ts_rank(L, x)), out);
 }
 
+/* Tensor properties known from the type: is_floating_point (dtype), and
+ * _shape_as_tensor (traced code's `x.shape` as a 1-D int64 tensor). */
+static enum d2_status op_is_floating_point(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    d2_value_id x = ts_tensor_arg(L, c, 0, "self");
+    enum d2_dtype t;
+    if (x == D2_NO_VALUE)
+        return L->err->code;
+    t = ts_type(L, x)->dtype;
+    return ret(L, tsv_bool(L, t == D2_DTYPE_F32 || t == D2_DTYPE_F64 || t == D2_DTYPE_F16 || t == D2_DTYPE_BF16),
+               out);
+}
+
+static enum d2_status op_shape_as_tensor(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    d2_value_id x = ts_tensor_arg(L, c, 0, "self");
+    if (x == D2_NO_VALUE)
+        return L->err->code;
+    return ts_ret_tensor(L, ts_shape(L, x), out);
+}
+
 static enum d2_status op_math_unary(struct ts_lower *L, struct ts_call *c, struct tsv **out)
 {
     double x;
@@ -436,7 +457,8 @@ const struct ts_op_entry ts_ops_seq[] = {
     { "aten::is_grad_enabled", op_false }, { "prim::requires_grad", op_false }, { "prim::is_quantized", op_false },
     { "prim::is_cuda", op_false }, { "prim::RaiseException", op_raise }, { "aten::device", op_device },
     { "prim::device", op_device }, { "prim::dtype", op_prim_dtype }, { "prim::type", op_prim_type },
-    { "aten::dim", op_dim }, { "math::floor", op_math_unary }, { "math::ceil", op_math_unary },
+    { "aten::dim", op_dim }, { "aten::is_floating_point", op_is_floating_point },
+    { "aten::_shape_as_tensor", op_shape_as_tensor }, { "math::floor", op_math_unary }, { "math::ceil", op_math_unary },
     { "math::sqrt", op_math_unary }, { "math::log", op_math_unary }, { "math::log2", op_math_unary },
     { "math::exp", op_math_unary },
     { NULL, NULL },

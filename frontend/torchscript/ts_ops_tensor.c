@@ -222,6 +222,18 @@ static enum d2_status unary(struct ts_lower *L, struct ts_call *c, enum d2_op op
 {
     struct tsv *a = ts_arg(c, 0, "self");
     d2_value_id x, r;
+    if ((op == D2_OP_FLOOR || op == D2_OP_CEIL) && a && ts_is_number(a) && !in_place) {
+        /* math.floor / math.ceil of a Python number: an int (aten::floor.float) */
+        double f;
+        if (ts_static_float(L, a, &f))
+            return (*out = tsv_int(L, (int64_t)(op == D2_OP_FLOOR ? floor(f) : ceil(f)))) ? D2_OK : L->err->code;
+        x = ts_number_as(L, a, D2_DTYPE_F64);
+        r = x == D2_NO_VALUE ? D2_NO_VALUE : ts_emit1(L, op, 1, &x);
+        r = r == D2_NO_VALUE ? D2_NO_VALUE : ts_cast(L, r, D2_DTYPE_I64);
+        if (r == D2_NO_VALUE)
+            return L->err->code;
+        return (*out = tsv_scalar(L, ts_here(L, r), TS_PY_INT)) ? D2_OK : L->err->code;
+    }
     if (!ts_is_tensor(a))
         return ts_fail(L, D2_ERR_UNSUPPORTED, "%s of %s", c->name, tsv_describe(a));
     x = ts_use(L, a);
@@ -235,6 +247,30 @@ static enum d2_status unary(struct ts_lower *L, struct ts_call *c, enum d2_op op
     if (in_place)
         return inplace(L, a, r, out);
     return ts_ret_tensor(L, r, out);
+}
+
+/* fill_(self, value): every element becomes value (a number or a 0-d tensor), in
+ * self's dtype and shape. */
+static enum d2_status fill_(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *self = ts_arg(c, 0, "self"), *value = ts_arg(c, 1, "value");
+    d2_value_id x = ts_tensor_arg(L, c, 0, "self"), v, shape_and_value[2];
+    enum d2_dtype dt;
+    if (x == D2_NO_VALUE)
+        return L->err->code;
+    dt = ts_type(L, x)->dtype;
+    if (!value)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s needs a value", c->name);
+    v = ts_is_tensor(value) ? ts_use(L, value) : ts_number_as(L, value, dt);
+    if (v != D2_NO_VALUE && ts_type(L, v)->dtype != dt)
+        v = ts_cast(L, v, dt);
+    if (v == D2_NO_VALUE || (shape_and_value[1] = ts_shape(L, x)) == D2_NO_VALUE)
+        return L->err->code;
+    shape_and_value[0] = v;
+    v = ts_emit1(L, D2_OP_EXPAND, 2, shape_and_value);
+    if (v == D2_NO_VALUE)
+        return L->err->code;
+    return inplace(L, self, v, out);
 }
 
 #define UN(fname, OP, KIND, INPLACE) \
@@ -388,6 +424,8 @@ static enum d2_status where(struct ts_lower *L, struct ts_call *c, struct tsv **
     struct tsv *pair[2] = { a, b };
     enum d2_dtype dt;
     d2_value_id in[3];
+    if (ts_is_tensor(cond) && !a && !b && c->count == 1)
+        return ts_call_op(L, "aten::nonzero_numpy", c, out); /* where(cond): a tuple of index tensors */
     if (!ts_is_tensor(cond) || !a || !b)
         return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: only where(cond, a, b) is supported", c->name);
     dt = ts_result_type(L, pair, 2);
@@ -597,7 +635,7 @@ const struct ts_op_entry ts_ops_tensor[] = {
     { "aten::maximum", t_maximum }, { "aten::minimum", t_minimum }, { "aten::relu", relu },
     { "aten::relu_", relu_ }, { "aten::sigmoid", sigmoid }, { "aten::sigmoid_", sigmoid_ }, { "aten::exp", t_exp },
     { "aten::exp_", exp_ }, { "aten::log", t_log }, { "aten::log2", log2_ }, { "aten::sqrt", t_sqrt },
-    { "aten::rsqrt", rsqrt }, { "aten::floor", t_floor }, { "aten::ceil", t_ceil }, { "aten::round", t_round },
+    { "aten::rsqrt", rsqrt }, { "aten::floor", t_floor }, { "aten::fill_", fill_ }, { "aten::ceil", t_ceil }, { "aten::round", t_round },
     { "aten::tanh", t_tanh }, { "aten::tanh_", tanh_ }, { "aten::sin", t_sin }, { "aten::cos", t_cos },
     { "aten::sign", t_sign }, { "aten::reciprocal", t_reciprocal }, { "aten::erf", t_erf },
     { "aten::isnan", t_isnan }, { "aten::isfinite", isfinite_ }, { "aten::logical_not", logical_not },
