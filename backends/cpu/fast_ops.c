@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "fast_detect.h"
 #include "ref_nn.h"
 
 /* ---- session object and execution --------------------------------------------- */
@@ -390,6 +391,9 @@ d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op)
     case D2_OP_MUL: return d2_cpu_fast_mul;
     case D2_OP_MAX_POOL: return d2_cpu_fast_max_pool;
     case D2_OP_AVERAGE_POOL: return d2_cpu_fast_average_pool;
-    default: return d2_cpu_ref_kernel(op);
+    default: {
+        d2_cpu_kernel_fn detect = d2_cpu_fast_detect_kernel(op); /* fast_detect.h */
+        return detect ? detect : d2_cpu_ref_kernel(op);
+    }
     }
 }
