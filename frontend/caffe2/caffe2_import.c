@@ -16,6 +16,10 @@
  *     kept as value names. Caffe2 blobs may be overwritten (in-place ops such as
  *     Relu x -> x): the IR is SSA, so a blob defined again gets a fresh name
  *     (x, then x_1, x_2, ...) and later reads refer to the latest definition.
+ *   - a RetinaNet net (argument meta_architecture "RetinaNet" and external outputs
+ *     box_cls_0, box_delta_0, ...) gets detectron2's post-processing appended
+ *     (caffe2_retinanet.c); its graph outputs are then bbox_nms, score_nms, class_nms
+ *     and batch_splits_nms instead of the raw head outputs.
  *   - net-level arguments become graph metadata (size_divisibility, device,
  *     meta_architecture, ...), with "source_format" = "caffe2" and the net name; the
  *     net's device_option is recorded as "caffe2_device_type"; operators' device
@@ -623,6 +627,74 @@ static enum d2_status add_batch_splits_output(struct importer *im, const D2rtCaf
     return D2_OK;
 }
 
+static const D2rtCaffe2__Argument *net_arg(const D2rtCaffe2__NetDef *net, const char *name)
+{
+    for (size_t i = 0; i < net->n_arg; i++)
+        if (net->arg[i]->name && strcmp(net->arg[i]->name, name) == 0)
+            return net->arg[i];
+    return NULL;
+}
+
+/* RetinaNet: post-processing appended, detections as the graph outputs (see the
+ * header). *handled is false when the net is not one. */
+static enum d2_status add_retinanet_outputs(struct importer *im, const D2rtCaffe2__NetDef *net, bool *handled)
+{
+    const D2rtCaffe2__Argument *arch = net_arg(net, "meta_architecture");
+    d2_value_id inputs[1 + 2 * 8];
+    uint32_t n = 1;
+    uint64_t v;
+    *handled = false;
+    if (!arch || !arch->has_s || arch->s.len != 9 || memcmp(arch->s.data, "RetinaNet", 9) != 0)
+        return D2_OK;
+    for (uint32_t level = 0; level < 8; level++) {
+        char cls[32], delta[32];
+        uint64_t vc, vd;
+        snprintf(cls, sizeof cls, "box_cls_%u", level);
+        snprintf(delta, sizeof delta, "box_delta_%u", level);
+        if (!is_external_output(net, cls) || !is_external_output(net, delta) || !map_get(&im->blobs, cls, &vc) ||
+            !map_get(&im->blobs, delta, &vd) || (vc & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED ||
+            (vd & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
+            break;
+        inputs[n++] = (d2_value_id)vc;
+        inputs[n++] = (d2_value_id)vd;
+    }
+    if (n == 1)
+        return D2_OK; /* not the caffe2_tracing RetinaNet outputs: leave the net as it is */
+    if (!map_get(&im->blobs, "im_info", &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
+        return d2_errorf(im->err, D2_ERR_PARSE, "RetinaNet net has no im_info input");
+    inputs[0] = (d2_value_id)v;
+
+    static const char *const blobs[4] = { "bbox_nms", "score_nms", "class_nms", "batch_splits_nms" };
+    const char *names[4];
+    d2_value_id outputs[4];
+    struct c2_arg *args = d2_calloc(im->alloc, net->n_arg + 1, sizeof *args);
+    if (!args)
+        return d2_errorf(im->err, D2_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < net->n_arg; i++)
+        arg_from_proto(net->arg[i], &args[i]);
+    for (int i = 0; i < 4; i++)
+        if (!(names[i] = fresh_name(im, blobs[i]))) {
+            d2_free(im->alloc, args);
+            return D2_ERR_NOMEM;
+        }
+    struct c2_op_ctx ctx = {
+        .g = im->g, .err = im->err, .where = "Caffe2 RetinaNet post-processing", .type = "RetinaNet",
+        .node_name = "retinanet_postprocess", .num_args = (uint32_t)net->n_arg, .args = args, .num_inputs = n,
+        .inputs = inputs, .num_outputs = 4, .output_names = names, .outputs = outputs,
+        .first_node = im->g->num_nodes,
+    };
+    enum d2_status st = c2_retinanet_postprocess(&ctx);
+    if (st == D2_OK)
+        st = c2_infer_pending(&ctx);
+    d2_free(im->alloc, args);
+    for (int i = 0; st == D2_OK && i < 4; i++)
+        st = d2_graph_add_output(im->g, outputs[i], im->err);
+    if (st == D2_OK)
+        st = d2_graph_set_metadata(im->g, "caffe2_batch_splits_output", "3", im->err);
+    *handled = st == D2_OK;
+    return st;
+}
+
 static enum d2_status set_metadata(struct importer *im, const D2rtCaffe2__NetDef *net)
 {
     char buf[256];
@@ -695,9 +767,12 @@ struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_si
         st = add_graph_inputs(&im, net);
     for (size_t i = 0; st == D2_OK && i < net->n_op; i++)
         st = import_op(&im, net->op[i], (uint32_t)i);
+    bool retinanet = false;
     if (st == D2_OK)
+        st = add_retinanet_outputs(&im, net, &retinanet);
+    if (st == D2_OK && !retinanet)
         st = add_graph_outputs(&im, net);
-    if (st == D2_OK)
+    if (st == D2_OK && !retinanet)
         st = add_batch_splits_output(&im, net);
     if (st == D2_OK)
         st = set_metadata(&im, net);

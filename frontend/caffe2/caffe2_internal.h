@@ -3,6 +3,7 @@
  *   caffe2_util.c        arguments, errors, emitting IR nodes and constants
  *   caffe2_ops.c         the operator table; elementwise, NN and tensor operators
  *   caffe2_ops_detect.c  detection operators (GenerateProposals ... BoxWithNMSLimit)
+ *   caffe2_retinanet.c   detectron2 RetinaNet post-processing appended to its NetDef
  *   caffe2_import.c      NetDef files -> graph (init_net fills, SSA names, I/O)
  *
  * Emitting: c2_node appends a node whose outputs get generated names; c2_node_named
@@ -93,5 +94,14 @@ static inline const struct d2_type *c2_type(const struct c2_op_ctx *ctx, d2_valu
 typedef enum d2_status (*c2_convert_fn)(struct c2_op_ctx *ctx);
 /* Detection operators (caffe2_ops_detect.c); NULL when `type` is not one. */
 c2_convert_fn c2_find_detect_op(const char *type);
+/* Positions of the entries (scores [n], image [n] i64, num_images i64 scalar) to keep:
+ * at most k per image, best scores first (ties: lower index), listed by image, then
+ * descending score (caffe2_ops_detect.c). */
+d2_value_id c2_per_image_top_k(struct c2_op_ctx *ctx, d2_value_id scores, d2_value_id image,
+                               d2_value_id num_images, int64_t k);
+/* detectron2 RetinaNet post-processing (caffe2_retinanet.c, contract there): inputs
+ * im_info, box_cls_0, box_delta_0, ...; outputs bbox_nms, score_nms, class_nms,
+ * batch_splits_nms; arguments: the predict net's. The caller infers types after it. */
+enum d2_status c2_retinanet_postprocess(struct c2_op_ctx *ctx);
 
 #endif

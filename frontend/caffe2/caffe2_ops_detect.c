@@ -83,7 +83,7 @@ static enum d2_status conv_generate_proposals(struct c2_op_ctx *ctx)
  * at most k per image, the highest scores first (ties: lower index first), listed by
  * image, then descending score. Two stable sorts give the (image, -score, index) order;
  * an entry's rank within its image is its position minus the entries of lower images. */
-static d2_value_id per_image_top_k(struct c2_op_ctx *ctx, d2_value_id scores, d2_value_id image,
+d2_value_id c2_per_image_top_k(struct c2_op_ctx *ctx, d2_value_id scores, d2_value_id image,
                                    d2_value_id num_images, int64_t k)
 {
     struct d2_attrs_sort *sa;
@@ -169,7 +169,7 @@ static enum d2_status conv_collect_rpn_proposals(struct c2_op_ctx *ctx)
         ra->keepdims = 0;
         d2_value_id num_images = c2_binary(ctx, D2_OP_ADD, max_idx, c2_const_scalar(ctx, D2_DTYPE_I64, 1.0));
         C2_CHECK(ctx, num_images);
-        d2_value_id keep = per_image_top_k(ctx, probs, batch_idx, num_images, top_n);
+        d2_value_id keep = c2_per_image_top_k(ctx, probs, batch_idx, num_images, top_n);
         C2_CHECK(ctx, keep);
         d2_value_id gin[2] = { rois, keep };
         struct d2_attrs_axis *ga;
@@ -481,7 +481,7 @@ static enum d2_status conv_box_with_nms_limit(struct c2_op_ctx *ctx)
         if (per_image > 0) {
             /* detections_per_im per image, then back to the (image, class) order */
             struct d2_attrs_sort *sa;
-            d2_value_id top = per_image_top_k(ctx, c2_gather(ctx, cand_scores, kept, 0), kept_image, num_images,
+            d2_value_id top = c2_per_image_top_k(ctx, c2_gather(ctx, cand_scores, kept, 0), kept_image, num_images,
                                               per_image);
             C2_CHECK(ctx, top);
             int32_t restore = c2_emit(ctx, D2_OP_SORT, 1, &top, 2, NULL, (void **)&sa);
