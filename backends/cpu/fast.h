@@ -28,6 +28,18 @@
 /* Largest micro-tile any table uses (bounds stack buffers for edge tiles). */
 #define D2_GEMM_MAX_MR 16
 #define D2_GEMM_MAX_NR 48
+/* Most taps (kernel_h * kernel_w) of a conv_tile call. */
+#define D2_CONV_MAX_TAPS 49
+
+/* What a micro-kernel adds to its tile before storing it (after accumulate):
+ * C[i][j] = relu?(T[i][j] + bias[i] + residual[i*residual_ld + j]); pointers are the
+ * tile's own (row 0, column 0); NULL: none. */
+struct d2_tile_epilogue {
+    const float *bias;
+    const float *residual;
+    int64_t residual_ld;
+    bool relu;
+};
 
 struct d2_cpu_kernels {
     const char *name;          /* "generic", "avx2", "avx512" */
@@ -39,6 +51,23 @@ struct d2_cpu_kernels {
      * C[i*ldc + j] = T[i][j] (+ C[i*ldc + j] when accumulate) for i < m_valid, j < n_valid. */
     void (*sgemm_tile)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int32_t m_valid,
                        int32_t n_valid, bool accumulate);
+    /* Direct convolution tile, or NULL (then convolutions go through d2_sgemm). The mr x nr
+     * tile of C (same mr, nr as sgemm_tile) is
+     *   T[i][j] = sum_{ch < channels, t < taps} a[(ch*taps + t)*mr + i] * B(ch, t, j),
+     *   B(ch, t, j) = bit j of tap_mask[t] ? x[ch*plane + tap_offset[t] + j] : 0,
+     * stored like sgemm_tile's, then the epilogue (NULL: none) on rows i < m_valid.
+     * x is read in place (no packing): a stride-1 conv whose output rows are as wide as
+     * the input's is, in flattened coordinates, a sum of shifted copies of the image,
+     * one per tap, and the masks remove the padding. tap_mask NULL: every lane of every
+     * tap is read (n_valid must then be nr). Lanes j >= n_valid must have clear mask
+     * bits; taps <= D2_CONV_MAX_TAPS. Prefetch: with prefetch_stride > 0, the next tile's
+     * data (x + nr, center tap) of the channels ch with ch % prefetch_stride == prefetch_phase
+     * is prefetched (the row tiles of one column tile split the prefetches between them, so
+     * the image streams in at the rate it is used instead of in one burst). */
+    void (*conv_tile)(int64_t channels, int32_t taps, const int64_t *tap_offset, const uint64_t *tap_mask,
+                      const float *a, const float *x, int64_t plane, float *c, int64_t ldc, int32_t m_valid,
+                      int32_t n_valid, bool accumulate, int32_t prefetch_stride, int32_t prefetch_phase,
+                      const struct d2_tile_epilogue *epilogue);
     /* y[i] = relu(y[i] + bias + (residual ? residual[i] : 0)) (relu only when `relu`). */
     void (*bias_act)(float *y, int64_t n, float bias, const float *residual, bool relu);
     void (*relu)(float *y, const float *x, int64_t n);

@@ -1,6 +1,8 @@
 /* backends/cpu/fast_conv.c: fast f32 conv and conv_transpose (NCHW, 1-D and 2-D).
  *
  * conv, per image and group g:  Y_g[Mg, OH*OW] = W_g[Mg, Cg*KH*KW] x col_g[Cg*KH*KW, OH*OW]
+ *   - stride 1 with the output as wide as the input (1x1, 3x3 "same" and the like), when
+ *     the table has a conv_tile: the direct path below, which reads the image in place;
  *   - 1x1, stride 1, no padding: col_g is X_g itself ([Cg, H*W], a plain matrix);
  *   - otherwise col_g is never materialized: the GEMM's B packing reads it straight
  *     from the image (implicit im2col, pack_b_conv), so memory stays O(packing block)
@@ -154,6 +156,179 @@ static void depthwise_planes(void *ctx, int64_t begin, int64_t end, int32_t thre
     }
 }
 
+/* ---- direct convolution (stride 1, output as wide as the input) -------------------- */
+
+/* With stride 1 and out_w == in_w, output position j = oy*W + ox reads, for tap
+ * (ky, kx), the input at flat index j + (ky*dh - pad_top)*W + (kx*dw - pad_left): one
+ * shifted copy of the image per tap. The table's conv_tile reads those rows in place
+ * (no im2col, no B packing, which is what bounds 1x1 and 64-channel layers: each
+ * image element feeds only M FMAs), with lane masks for the taps that fall into the
+ * padding. Work: tasks of consecutive column tiles (spatial positions), so threads
+ * split N even when M is 64; in a task, channel blocks outer (K of about 640 per
+ * block), then row blocks of A, then tiles, then the mr-row tiles, which reuse the
+ * tile's image rows from L1. */
+#define DIRECT_MAX_TILES_PER_TASK 16
+
+struct direct_job {
+    const struct d2_cpu_kernels *kt;
+    const float *x;             /* the group's first input channel (this image) */
+    const float *a_packed;      /* W in mr-row panels over the whole K: [m / mr][channels][taps][mr] */
+    float *y;                   /* the group's first output plane */
+    const float *bias, *residual;
+    bool relu;
+    int64_t channels, plane, in_h, width, m, n;  /* n = out_h * width output positions */
+    int32_t taps;
+    int64_t tap_offset[D2_CONV_MAX_TAPS];
+    int64_t tap_dy[D2_CONV_MAX_TAPS], tap_dx[D2_CONV_MAX_TAPS];
+    int64_t channel_block, row_block, tiles, tiles_per_task;
+};
+
+/* Bit l of mask[t]: output position j0 + l (l < n_valid) reads tap t inside the image. */
+static void direct_tile_masks(const struct direct_job *job, int64_t j0, int32_t n_valid, uint64_t *mask)
+{
+    for (int32_t t = 0; t < job->taps; t++)
+        mask[t] = 0;
+    int64_t oy = j0 / job->width, ox = j0 % job->width;
+    for (int32_t l = 0; l < n_valid; l++) {
+        for (int32_t t = 0; t < job->taps; t++) {
+            int64_t iy = oy + job->tap_dy[t], ix = ox + job->tap_dx[t];
+            if (iy >= 0 && iy < job->in_h && ix >= 0 && ix < job->width)
+                mask[t] |= 1ull << l;
+        }
+        if (++ox == job->width) {
+            ox = 0;
+            oy++;
+        }
+    }
+}
+
+static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct direct_job *job = ctx;
+    const struct d2_cpu_kernels *kt = job->kt;
+    const int32_t mr = kt->mr, nr = kt->nr;
+    const bool has_epilogue = job->bias || job->residual || job->relu;
+    uint64_t masks[DIRECT_MAX_TILES_PER_TASK][D2_CONV_MAX_TAPS];
+    bool interior[DIRECT_MAX_TILES_PER_TASK];
+    (void)thread;
+    for (int64_t task = begin; task < end; task++) {
+        int64_t t0 = task * job->tiles_per_task, t1 = t0 + job->tiles_per_task;
+        if (t1 > job->tiles)
+            t1 = job->tiles;
+        for (int64_t tile = t0; tile < t1; tile++) {
+            int64_t j0 = tile * nr;
+            int32_t cols = (int32_t)(job->n - j0 < nr ? job->n - j0 : nr);
+            uint64_t full = nr == 64 ? ~0ull : (1ull << nr) - 1;
+            direct_tile_masks(job, j0, cols, masks[tile - t0]);
+            interior[tile - t0] = true;
+            for (int32_t t = 0; t < job->taps; t++)
+                interior[tile - t0] = interior[tile - t0] && masks[tile - t0][t] == full;
+        }
+        for (int64_t c0 = 0; c0 < job->channels; c0 += job->channel_block) {
+            int64_t cur = job->channels - c0 < job->channel_block ? job->channels - c0 : job->channel_block;
+            bool last = c0 + cur == job->channels;
+            for (int64_t i0 = 0; i0 < job->m; i0 += job->row_block) {
+                int64_t i_end = i0 + job->row_block < job->m ? i0 + job->row_block : job->m;
+                /* The row tiles of this block share the prefetching of the next tile. */
+                int64_t row_tiles = (i_end - i0 + mr - 1) / mr;
+                int32_t prefetch_stride = row_tiles < 8 ? (int32_t)row_tiles : 8;
+                for (int64_t tile = t0; tile < t1; tile++) {
+                    int64_t j0 = tile * nr;
+                    int32_t cols = (int32_t)(job->n - j0 < nr ? job->n - j0 : nr);
+                    for (int64_t i = i0; i < i_end; i += mr) {
+                        int32_t rows = (int32_t)(job->m - i < mr ? job->m - i : mr);
+                        const float *a = job->a_packed + ((i / mr) * job->channels + c0) * job->taps * mr;
+                        float *c = job->y + i * job->n + j0;
+                        struct d2_tile_epilogue e = {
+                            job->bias ? job->bias + i : NULL,
+                            job->residual ? job->residual + i * job->n + j0 : NULL, job->n, job->relu,
+                        };
+                        kt->conv_tile(cur, job->taps, job->tap_offset, interior[tile - t0] ? NULL : masks[tile - t0],
+                                      a, job->x + c0 * job->plane + j0, job->plane, c, job->n, rows, cols, c0 > 0,
+                                      prefetch_stride, (int32_t)((i - i0) / mr % prefetch_stride),
+                                      last && has_epilogue ? &e : NULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Can conv_tile compute this (grouped) conv? */
+static bool direct_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p)
+{
+    return kt->conv_tile && p->stride_h == 1 && p->stride_w == 1 && p->out_w == p->in_w &&
+           p->kernel_h * p->kernel_w <= D2_CONV_MAX_TAPS && p->in_channels / p->group >= 2;
+}
+
+/* One image and group: Y_g = W_g (*) X_g through conv_tile. w: the group's weights. */
+static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                                  const struct d2_conv2d_params *p, const float *x, const float *w,
+                                  const float *bias, const float *residual, bool relu, float *y,
+                                  struct d2_error *err)
+{
+    const int32_t mr = kt->mr, nr = kt->nr;
+    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
+    const int32_t taps = (int32_t)(p->kernel_h * p->kernel_w);
+    const int64_t k = cg * taps, m_panels = (mg + mr - 1) / mr;
+    struct direct_job job;
+    memset(&job, 0, sizeof job);
+    /* Pack W once: mr-row panels over all of K (rows past mg are zero). */
+    float *a = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, (size_t)(m_panels * mr * k) * sizeof(float));
+    if (!a)
+        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory packing %lld x %lld weights", (long long)mg,
+                         (long long)k);
+    for (int64_t panel = 0; panel < m_panels; panel++) {
+        float *dst = a + panel * mr * k;
+        for (int32_t i = 0; i < mr; i++) {
+            int64_t row = panel * mr + i;
+            if (row < mg)
+                for (int64_t q = 0; q < k; q++)
+                    dst[q * mr + i] = w[row * k + q];
+            else
+                for (int64_t q = 0; q < k; q++)
+                    dst[q * mr + i] = 0.0f;
+        }
+    }
+    job.kt = kt;
+    job.x = x;
+    job.a_packed = a;
+    job.y = y;
+    job.bias = bias;
+    job.residual = residual;
+    job.relu = relu;
+    job.channels = cg;
+    job.plane = p->in_h * p->in_w;
+    job.in_h = p->in_h;
+    job.width = p->in_w;
+    job.m = mg;
+    job.n = p->out_h * p->out_w;
+    job.taps = taps;
+    for (int32_t t = 0; t < taps; t++) {
+        int64_t ky = t / p->kernel_w, kx = t % p->kernel_w;
+        job.tap_dy[t] = ky * p->dilation_h - p->pad_top;
+        job.tap_dx[t] = kx * p->dilation_w - p->pad_left;
+        job.tap_offset[t] = job.tap_dy[t] * p->in_w + job.tap_dx[t];
+    }
+    /* K blocks of at most ~640 (the tile's image rows stay in L1 across the row tiles);
+     * row blocks of A of about 384 KiB (stay in L2 across the task's tiles). */
+    int64_t k_blocks = (k + 639) / 640;
+    job.channel_block = (cg + k_blocks - 1) / k_blocks;
+    job.row_block = (96 * 1024 / (job.channel_block * taps)) / mr * mr;
+    if (job.row_block < mr)
+        job.row_block = mr;
+    job.tiles = (job.n + nr - 1) / nr;
+    int64_t threads = d2_threadpool_size(pool);
+    job.tiles_per_task = job.tiles / (4 * threads);
+    if (job.tiles_per_task > DIRECT_MAX_TILES_PER_TASK)
+        job.tiles_per_task = DIRECT_MAX_TILES_PER_TASK;
+    if (job.tiles_per_task < 1)
+        job.tiles_per_task = 1;
+    d2_threadpool_parallel_for(pool, (job.tiles + job.tiles_per_task - 1) / job.tiles_per_task, 1, direct_task,
+                               &job);
+    return D2_OK;
+}
+
 /* ---- conv ----------------------------------------------------------------------- */
 
 enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
@@ -170,6 +345,18 @@ enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadp
     if (cg == 1) {
         struct depthwise_job job = { kt, p, x, w, bias, residual, relu, y };
         d2_threadpool_parallel_for(pool, p->batch * p->out_channels, 1, depthwise_planes, &job);
+        return D2_OK;
+    }
+    if (direct_applies(kt, p)) {
+        for (int64_t n = 0; n < p->batch; n++)
+            for (int64_t g = 0; g < p->group; g++) {
+                int64_t y_offset = (n * p->out_channels + g * mg) * oplane;
+                enum d2_status st = direct_conv(kt, pool, p, x + (n * p->in_channels + g * cg) * iplane,
+                                                w + g * mg * kdepth, bias ? bias + g * mg : NULL,
+                                                residual ? residual + y_offset : NULL, relu, y + y_offset, err);
+                if (st != D2_OK)
+                    return st;
+            }
         return D2_OK;
     }
     const bool pointwise = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&

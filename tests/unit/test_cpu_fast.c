@@ -233,6 +233,17 @@ static const struct conv_case conv_cases[] = {
     { "2,7,30", "9,7,5", "9", "{pads=[2,1], strides=[3]}", 35, false },             /* 1-D */
     { "1,64,20,31", "64,64,3,3", "64", "{pads=[1,1,1,1]}", 576, false },            /* backbone-like */
     { "1,4,1,1", "3,4,3,3", "3", "{pads=[1,1,1,1]}", 36, false },                   /* tiny input */
+    /* The direct path (conv_tile: stride 1, output as wide as the input): tiles that
+     * span output rows, edges, M not a multiple of the row tile, channel blocks. */
+    { "1,80,9,53", "13,80,3,3", "13", "{pads=[1,1,1,1]}", 720, false },            /* 2 channel blocks */
+    { "2,7,5,3", "9,7,3,3", "9", "{pads=[1,1,1,1]}", 63, false },                  /* W < tile width */
+    { "1,6,11,12", "17,6,5,5", "17", "{pads=[2,2,2,2]}", 150, false },             /* 25 taps */
+    { "1,5,10,9", "8,5,3,3", NULL, "{pads=[0,1,2,1]}", 45, false },                /* uneven rows */
+    { "1,5,10,13", "8,5,3,3", "8", "{pads=[2,2,2,2], dilations=[2,2]}", 45, false },
+    { "1,700,3,37", "20,700,1,1", "20", "", 700, false },                          /* 1x1, 2 blocks */
+    { "1,3,20,100", "8,3,1,1", "8", "", 3, false },
+    { "1,8,4,25", "16,4,3,3", "16", "{group=2, pads=[1,1,1,1]}", 36, false },      /* grouped */
+    { "1,6,97", "10,6,3", "10", "{pads=[1,1]}", 18, false },                       /* 1-D */
     { "1,6,5,4", "6,3,2,2", "3", "{strides=[2,2]}", 6, true },                      /* mask head deconv */
     { "2,4,3,5", "4,2,3,3", "4", "{strides=[2,2], pads=[1,0,1,1], group=2}", 2, true },
     { "1,3,4,4", "3,2,3,3", NULL, "{strides=[2,2], output_padding=[1,1], dilations=[1,2]}", 3, true },
@@ -271,6 +282,8 @@ START_TEST(linear_elementwise_and_pools)
         { "graph main(%a: f32[9], %b: f32[9,4]) {\n %y = matmul(%a, %b)\n return %y\n}\n", 9, 0, 0 },
         { "graph main(%a: f32[3,9], %b: f32[9]) {\n %y = matmul(%a, %b)\n return %y\n}\n", 9, 0, 0 },
         { "graph main(%x: f32[1,16,12,13], %w: f32[24,16,3,3], %b: f32[24], %r: f32[1,24,12,13]) {\n %y = fused_conv(%x, %w, %b, %r) {pads=[1,1,1,1], activation=relu}\n return %y\n}\n", 146, 0, 0 },
+        { "graph main(%x: f32[1,70,7,60], %w: f32[24,70,3,3], %b: f32[24], %r: f32[1,24,7,60]) {\n %y = fused_conv(%x, %w, %b, %r) {pads=[1,1,1,1], activation=relu}\n return %y\n}\n", 631, 0, 0 },
+        { "graph main(%x: f32[1,32,5,50], %w: f32[16,32,1,1], %r: f32[1,16,5,50]) {\n %y = fused_conv(%x, %w, _, %r) {activation=relu}\n return %y\n}\n", 33, 0, 0 },
         { "graph main(%x: f32[2,8,9,9], %w: f32[8,4,3,3], %r: f32[2,8,5,5]) {\n %y = fused_conv(%x, %w, _, %r) {strides=[2,2], pads=[1,1,1,1], group=2}\n return %y\n}\n", 37, 0, 0 },
         { "graph main(%a: f32[3,70001]) {\n %y = relu(%a)\n return %y\n}\n", 0, 0, 0 },
         { "graph main(%a: f32[1000]) {\n %y = sigmoid(%a)\n return %y\n}\n", 0, 1e-6, 1e-7 },
