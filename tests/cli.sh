@@ -131,5 +131,20 @@ if expect_ok "inspect shows the memory plan" "$d2rt" inspect "$work/d.ir"; then
 fi
 expect_error "run model.ir --size" "already compiled" "$d2rt" run "$work/d.ir" --size 8x8
 
+# ---- broken TorchScript archives: one error line, never a crash ----
+# Cut from a real torch.jit.trace archive (linear_trace); the pickle and code defects
+# are tests/data/torchscript_bad/ (tools/make_ts_bad_fixtures.py).
+ts=tests/data/torchscript_ops/linear_trace/model.ts
+ts_size=$(stat -c %s "$ts")
+head -c $((ts_size / 2)) "$ts" >"$work/truncated.ts"
+expect_error "truncated .ts" "zip: no end-of-central-directory" "$d2rt" compile "$work/truncated.ts" -o "$work/t.ir"
+cp "$ts" "$work/corrupt.ts"
+printf 'XXXXXXXXXXXXXXXX' | dd of="$work/corrupt.ts" bs=1 seek=700 conv=notrunc 2>/dev/null # inside data.pkl
+expect_error "corrupt .ts" "data.pkl': CRC32 .* does not match" "$d2rt" compile "$work/corrupt.ts" -o "$work/t.ir"
+expect_error ".ts pickle with an unknown global" "pickle global 'os.system' is not supported" \
+  "$d2rt" compile tests/data/torchscript_bad/unknown_global.ts -o "$work/t.ir"
+expect_error ".ts code outside the TorchScript subset" "code/__torch__.py:19:11: expected an expression" \
+  "$d2rt" compile tests/data/torchscript_bad/unsupported_construct.ts -o "$work/t.ir"
+
 echo "cli tests: $pass passed, $fail failed"
 [ $fail -eq 0 ]

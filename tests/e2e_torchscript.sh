@@ -46,12 +46,43 @@ run_batch_case() {
   if [ $ok = 1 ]; then echo "ok   $name:$summary"; else echo "FAIL $name:$summary"; fi >"$tmp/$name.result"
 }
 
+# Held-out torchvision exports (tests/data/torchscript_models/tv_*, from
+# tools/make_ts_rcnn_fixtures.py): PyTorch's outputs in ref_<field>.npy. Which out<K>.npy
+# holds which field is read from the run's names.txt (its paths end in the dict key,
+# e.g. [1][0].boxes), so the test does not depend on the flattening order; the refs are
+# linked as ref<K>.npy for compare_detections --ref-indexed.
+run_tv_case() { # name model_dir
+  local name=$1 dir=$2 out=$tmp/$1 refs=$tmp/$1.refs args=() k=0 path field r
+  if ! "$d2rt" run "$dir/model.ts" "$dir/input_0.npy" --out "$out" >"$tmp/$name.log" 2>&1; then
+    echo "FAIL $name: d2rt run: $(tail -1 "$tmp/$name.log")" >"$tmp/$name.result"; return
+  fi
+  mkdir -p "$refs"
+  while read -r path; do
+    field=${path##*.}
+    case "$field" in
+      boxes) args+=("boxes=$k");;
+      labels) args+=("classes=$k");;
+      scores) args+=("scores=$k");;
+      masks) args+=("extra=$k:1e-4");;
+      keypoints) args+=("extra=$k:1e-2");;
+      keypoints_scores) args+=("extra=$k:1e-3");;
+      *) echo "FAIL $name: unknown output '$path'" >"$tmp/$name.result"; return;;
+    esac
+    ln -s "$(cd "$dir" && pwd)/ref_$field.npy" "$refs/ref$k.npy"
+    k=$((k + 1))
+  done <"$out/names.txt"
+  if r=$("$cmp" "$out" "$refs" ref "${args[@]}" --ref-indexed); then echo "ok   $name: $r"; else echo "FAIL $name: $r"; fi \
+    >"$tmp/$name.result"
+}
+
 mr=$fixtures/mask_rcnn/tracing_torchscript
 rn=$fixtures/retinanet/tracing_torchscript
 sc=$fixtures/mask_rcnn/scripting_torchscript
 b2=tests/data/torchscript_models/d2_mask_rcnn_scripting_batch2
 names="mask_rcnn_tracing mask_rcnn_tracing_alt retinanet_tracing retinanet_tracing_alt mask_rcnn_scripting mask_rcnn_scripting_alt"
 names="$names mask_rcnn_scripting_batch2 mask_rcnn_scripting_batch2_same_size"
+tv=tests/data/torchscript_models
+names="$names tv_retinanet_script tv_faster_rcnn_script tv_keypoint_rcnn_script"
 run_case mask_rcnn_tracing "$mr" input_image.npy eager__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case mask_rcnn_tracing_alt "$mr" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case retinanet_tracing "$rn" input_image.npy eager__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
@@ -64,6 +95,9 @@ run_batch_case mask_rcnn_scripting_batch2 "$sc" "input_image.npy input_image_alt
   "$sc/ref eager__ boxes=0 scores=1 classes=2 masks=3;$b2 batch2_1__ boxes=4 scores=5 classes=6 masks=7" &
 run_batch_case mask_rcnn_scripting_batch2_same_size "$sc" "input_image_alt.npy input_image_alt.npy" \
   "$sc/ref eager_alt__ boxes=0 scores=1 classes=2 masks=3;$sc/ref eager_alt__ boxes=4 scores=5 classes=6 masks=7" &
+run_tv_case tv_retinanet_script "$tv/tv_retinanet_script" &
+run_tv_case tv_faster_rcnn_script "$tv/tv_faster_rcnn_script" &
+run_tv_case tv_keypoint_rcnn_script "$tv/tv_keypoint_rcnn_script" &
 wait
 
 fail=0

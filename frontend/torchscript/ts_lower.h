@@ -153,6 +153,12 @@ struct ts_write {
     uint32_t old_version;
 };
 
+struct ts_module_override {
+    const struct ts_module *module;
+    const char *name;
+    struct tsv *value;
+};
+
 struct ts_parsed_file {
     const char *entry;
     struct ts_module_ast *ast;
@@ -180,6 +186,15 @@ struct ts_lower {
     /* Bumped whenever a list, dict or object is mutated: a dynamic branch that mutates
      * one cannot be lowered (the mutation would have to become data). */
     uint64_t container_mutations;
+    /* Module attributes assigned by the code (`self.cell_anchors = ...` in torchvision's
+     * AnchorGenerator): they shadow the archive's value for the rest of the lowering. */
+    struct ts_module_override *module_overrides;
+    uint32_t num_module_overrides, cap_module_overrides;
+    /* `a, b, c, d = torch.unbind(boxes, 1)` with the dim's size unknown at compile time:
+     * the assignment names its right-hand side (unpack_expr) and target count, and the
+     * call of that expression passes the count to unbind (unbind_count_hint, 0: none). */
+    const struct ts_expr *unpack_expr;
+    uint32_t unpack_count, unbind_count_hint;
     uint64_t epoch;        /* values created so far */
     uint64_t region_floor; /* epoch when the innermost run-time branch began (0: none) */
 };
@@ -301,6 +316,8 @@ enum d2_status ts_find_class(struct ts_lower *L, const char *qualname, const str
 enum d2_status ts_find_function(struct ts_lower *L, const char *qualname, const struct ts_def **out);
 /* Attribute of a module (submodule, parameter, buffer or plain attribute). */
 enum d2_status ts_module_getattr(struct ts_lower *L, const struct ts_module *m, const char *name, struct tsv **out);
+/* Assign a module attribute (shadows the archive's value from now on). */
+enum d2_status ts_module_setattr(struct ts_lower *L, const struct ts_module *m, const char *name, struct tsv *v);
 /* Convert a pickled value into a lowering value. */
 enum d2_status ts_from_pickle(struct ts_lower *L, const struct ts_value *v, struct tsv **out);
 

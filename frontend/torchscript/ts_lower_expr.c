@@ -163,11 +163,47 @@ static enum d2_status call_getter(struct ts_lower *L, const struct ts_class *cls
     return ts_call_def(L, getter, self, &call, out);
 }
 
+enum d2_status ts_module_setattr(struct ts_lower *L, const struct ts_module *m, const char *name, struct tsv *v)
+{
+    const struct ts_module_attr *a = ts_module_attr(m, name);
+    if (a && a->role == TS_ATTR_SUBMODULE)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "cannot replace submodule '%s' of '%s'", name,
+                       m->path[0] ? m->path : "<root>");
+    ts_note_mutation(L, 0); /* modules exist before any run-time branch */
+    for (uint32_t i = 0; i < L->num_module_overrides; i++)
+        if (L->module_overrides[i].module == m && strcmp(L->module_overrides[i].name, name) == 0) {
+            L->module_overrides[i].value = v;
+            return D2_OK;
+        }
+    if (L->num_module_overrides == L->cap_module_overrides) {
+        uint32_t cap = L->cap_module_overrides ? 2 * L->cap_module_overrides : 8;
+        struct ts_module_override *grown = d2_arena_alloc(&L->arena, sizeof *grown * cap);
+        if (!grown)
+            return ts_fail(L, D2_ERR_NOMEM, "out of memory");
+        if (L->num_module_overrides)
+            memcpy(grown, L->module_overrides, sizeof *grown * L->num_module_overrides);
+        L->module_overrides = grown;
+        L->cap_module_overrides = cap;
+    }
+    L->module_overrides[L->num_module_overrides].module = m;
+    L->module_overrides[L->num_module_overrides].name = ts_strdup(L, name);
+    L->module_overrides[L->num_module_overrides].value = v;
+    if (!L->module_overrides[L->num_module_overrides].name)
+        return ts_fail(L, D2_ERR_NOMEM, "out of memory");
+    L->num_module_overrides++;
+    return D2_OK;
+}
+
 enum d2_status ts_module_getattr(struct ts_lower *L, const struct ts_module *m, const char *name, struct tsv **out)
 {
     const struct ts_module_attr *a = ts_module_attr(m, name);
     const struct ts_class *cls = NULL;
     enum d2_status st;
+    for (uint32_t i = 0; i < L->num_module_overrides; i++)
+        if (L->module_overrides[i].module == m && strcmp(L->module_overrides[i].name, name) == 0) {
+            *out = L->module_overrides[i].value;
+            return D2_OK;
+        }
     if (a) {
         switch (a->role) {
         case TS_ATTR_PARAMETER:
@@ -267,6 +303,9 @@ static enum d2_status eval_args(struct ts_lower *L, struct ts_env *env, const st
             return st;
         call->names[i] = e->u.call.keywords[i + skip];
     }
+    /* The call is dispatched right after its arguments: tell unbind how many targets
+     * unpack it when this is the right-hand side of `a, b, ... = x.unbind(d)`. */
+    L->unbind_count_hint = e == L->unpack_expr ? L->unpack_count : 0;
     return D2_OK;
 }
 

@@ -61,6 +61,7 @@ static enum d2_status assign(struct ts_lower *L, struct ts_env *env, const struc
             call.args = args;
             call.names = names;
             call.count = 1;
+            L->unbind_count_hint = n;
             if ((st = ts_call_op(L, "aten::unbind", &call, &v)) != D2_OK)
                 return st;
         }
@@ -92,6 +93,8 @@ static enum d2_status assign(struct ts_lower *L, struct ts_env *env, const struc
             ts_note_mutation(L, obj->u.object->born);
             return ts_instance_set(L, obj->u.object, ts_strdup(L, target->u.attr.name), v) ? D2_OK : L->err->code;
         }
+        if (obj->kind == TSV_MODULE)
+            return ts_module_setattr(L, obj->u.module, target->u.attr.name, v);
         return ts_fail(L, D2_ERR_UNSUPPORTED, "cannot set attribute '%s' of a %s value", target->u.attr.name,
                        tsv_describe(obj));
     }
@@ -210,6 +213,34 @@ struct merge_state {
     bool *slot_is_tensor;
 };
 
+/* Branches that give one variable tensors of different ranks: an IR value has one
+ * rank, so the lower-rank one is reshaped to the other rank with every dim 0. That is
+ * only possible when it is empty at run time, which is the case these branches exist
+ * for (torchvision's BoxCoder.decode reshapes boxes to [n, -1, 4] only `if n > 0`,
+ * else returns the empty [0, 4]); a non-empty one fails the reshape at run time, an
+ * error rather than a wrong answer. */
+static enum d2_status reconcile_ranks(struct ts_lower *L, struct merge_state *m)
+{
+    struct ts_frame *parent = L->frame;
+    int32_t rank[2];
+    for (int k = 0; k < 2; k++) {
+        L->frame = &m->br[k]->frame;
+        rank[k] = ts_rank(L, m->outs[k][m->num_outs]);
+    }
+    L->frame = parent;
+    if (rank[0] < 0 || rank[1] < 0 || rank[0] == rank[1])
+        return D2_OK;
+    int low = rank[0] < rank[1] ? 0 : 1;
+    int64_t zeros[D2_MAX_RANK] = { 0 };
+    L->frame = &m->br[low]->frame;
+    d2_value_id id = ts_reshape_static(L, m->outs[low][m->num_outs], zeros, (uint32_t)rank[1 - low]);
+    L->frame = parent;
+    if (id == D2_NO_VALUE)
+        return L->err->code ? L->err->code : ts_fail(L, D2_ERR_INTERNAL, "reshaping a branch value failed");
+    m->outs[low][m->num_outs] = id;
+    return D2_OK;
+}
+
 static enum d2_status add_slot(struct ts_lower *L, struct merge_state *m, struct tsv *v[2], uint32_t *slot)
 {
     struct ts_frame *parent = L->frame;
@@ -255,6 +286,11 @@ static enum d2_status add_slot(struct ts_lower *L, struct merge_state *m, struct
         if (id == D2_NO_VALUE)
             return L->err->code;
         m->outs[k][m->num_outs] = id;
+    }
+    if (tensor) {
+        enum d2_status st = reconcile_ranks(L, m);
+        if (st != D2_OK)
+            return st;
     }
     m->slot_is_tensor[m->num_outs] = tensor;
     m->slot_types[m->num_outs] = type;
@@ -711,7 +747,14 @@ enum d2_status ts_exec_block(struct ts_lower *L, struct ts_env *env, const struc
             st = ts_eval(L, env, s->u.expr, &v);
             break;
         case TSS_ASSIGN:
-            if ((st = ts_eval(L, env, s->u.assign.value, &v)) == D2_OK)
+            if (s->u.assign.target->kind == TSE_TUPLE || s->u.assign.target->kind == TSE_LIST) {
+                L->unpack_expr = s->u.assign.value;
+                L->unpack_count = s->u.assign.target->u.seq.count;
+            }
+            st = ts_eval(L, env, s->u.assign.value, &v);
+            L->unpack_expr = NULL;
+            L->unbind_count_hint = 0;
+            if (st == D2_OK)
                 st = assign(L, env, s->u.assign.target, v);
             break;
         case TSS_ANN:

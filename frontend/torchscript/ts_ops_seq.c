@@ -193,6 +193,54 @@ static enum d2_status op_list(struct ts_lower *L, struct ts_call *c, struct tsv 
     return ret(L, r, out);
 }
 
+/* dict(), dict(d) (a shallow copy) or dict(pairs): torchvision's IntermediateLayerGetter
+ * starts its outputs with `out = torch.dict()`. */
+static enum d2_status op_dict(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    struct tsv *r = tsv_new(L, TSV_DICT), *src;
+    if (!r)
+        return ret(L, r, out);
+    if (c->count == 0)
+        return ret(L, r, out);
+    src = c->args[0];
+    if (c->count > 1)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "dict() with %u arguments", c->count);
+    if (src->kind == TSV_DICT) {
+        for (uint32_t i = 0; i < src->u.dict.count; i++)
+            if (!tsv_dict_set(L, r, src->u.dict.keys[i], src->u.dict.values[i]))
+                return L->err->code ? L->err->code : D2_ERR_NOMEM;
+        return ret(L, r, out);
+    }
+    if (src->kind == TSV_LIST || src->kind == TSV_TUPLE) {
+        for (uint32_t i = 0; i < src->u.seq.count; i++) {
+            struct tsv *pair = src->u.seq.items[i];
+            if ((pair->kind != TSV_TUPLE && pair->kind != TSV_LIST) || pair->u.seq.count != 2)
+                return ts_fail(L, D2_ERR_UNSUPPORTED, "dict() of a sequence holding %s (not key, value pairs)",
+                               tsv_describe(pair));
+            if (!tsv_dict_set(L, r, pair->u.seq.items[0], pair->u.seq.items[1]))
+                return L->err->code ? L->err->code : D2_ERR_NOMEM;
+        }
+        return ret(L, r, out);
+    }
+    return ts_fail(L, D2_ERR_UNSUPPORTED, "dict() of %s", tsv_describe(src));
+}
+
+/* d.update(other): other's items into d (torchvision merges loss dicts). */
+static enum d2_status op_dict_update(struct ts_lower *L, struct ts_call *c, struct tsv **out)
+{
+    enum d2_status st = need(L, c, 2);
+    if (st != D2_OK)
+        return st;
+    struct tsv *d = c->args[0], *src = c->args[1];
+    if (d->kind != TSV_DICT || src->kind != TSV_DICT)
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "update() of %s with %s", tsv_describe(d), tsv_describe(src));
+    ts_note_mutation(L, d->born);
+    for (uint32_t i = 0; i < src->u.dict.count; i++)
+        if (!tsv_dict_set(L, d, src->u.dict.keys[i], src->u.dict.values[i]))
+            return L->err->code ? L->err->code : D2_ERR_NOMEM;
+    return ret(L, tsv_none(L), out);
+}
+
 static enum d2_status op_slice(struct ts_lower *L, struct ts_call *c, struct tsv **out)
 {
     struct tsv *l, *r;
@@ -449,7 +497,7 @@ static enum d2_status op_abs(struct ts_lower *L, struct ts_call *c, struct tsv *
 const struct ts_op_entry ts_ops_seq[] = {
     { "prim::abs", op_abs }, { "aten::abs", op_abs }, { "aten::len", op_len }, { "aten::__getitem__", op_getitem },
     { "aten::_set_item", op_set_item }, { "aten::append", op_append }, { "aten::extend", op_extend },
-    { "aten::insert", op_insert }, { "aten::list", op_list }, { "aten::slice", op_slice },
+    { "aten::insert", op_insert }, { "aten::list", op_list }, { "aten::dict", op_dict }, { "aten::update", op_dict_update }, { "aten::slice", op_slice },
     { "aten::__contains__", op_contains }, { "aten::get", op_dict_get }, { "aten::keys", op_keys },
     { "aten::values", op_values }, { "aten::items", op_items }, { "aten::__is__", op_is_ },
     { "aten::__isnot__", op_isnot }, { "aten::str", op_str }, { "aten::format", op_format },

@@ -34,6 +34,18 @@ static enum d2_status self_arg(struct ts_lower *L, struct ts_call *c, struct tsv
     return D2_OK;
 }
 
+/* self_arg for ops that do not need the rank (view/reshape to a given shape): a tensor
+ * merged from branches of different ranks (torchvision's BoxCoder.decode reshapes only
+ * when boxes exist) is still reshaped. */
+static enum d2_status self_arg_any_rank(struct ts_lower *L, struct ts_call *c, struct tsv **self, d2_value_id *x)
+{
+    *self = ts_arg(c, 0, "self");
+    if (!ts_is_tensor(*self))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: self must be a tensor, got %s", c->name, tsv_describe(*self));
+    *x = ts_use(L, *self);
+    return *x == D2_NO_VALUE ? L->err->code : D2_OK;
+}
+
 static enum d2_status view_result(struct ts_lower *L, struct ts_call *c, struct tsv *self, d2_value_id r, ts_op_fn fn,
                                   struct tsv **out)
 {
@@ -89,10 +101,9 @@ static enum d2_status view(struct ts_lower *L, struct ts_call *c, struct tsv **o
 {
     struct tsv *self, *shape = ts_arg(c, 1, "size");
     d2_value_id x, s;
-    int32_t rank;
     uint32_t count;
     bool all_static;
-    enum d2_status st = self_arg(L, c, &self, &x, &rank);
+    enum d2_status st = self_arg_any_rank(L, c, &self, &x);
     if (st != D2_OK)
         return st;
     if (!shape)
@@ -520,6 +531,9 @@ static enum d2_status unbind(struct ts_lower *L, struct ts_call *c, struct tsv *
     if ((st = ts_norm_dim(L, dim, rank, &dim)) != D2_OK)
         return st;
     n = ts_type(L, x)->dims[dim];
+    if (n < 0 && L->unbind_count_hint) /* unpacked into that many names (PyTorch raises otherwise) */
+        n = L->unbind_count_hint;
+    L->unbind_count_hint = 0;
     if (n < 0 || n > 4096)
         return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: the dim's size is not known at compile time", c->name);
     t = tsv_seq_new(L, TSV_LIST, (uint32_t)n);
