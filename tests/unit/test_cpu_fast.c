@@ -236,7 +236,7 @@ static const struct conv_case conv_cases[] = {
     /* The direct path (conv_tile: stride 1, output as wide as the input): tiles that
      * span output rows, edges, M not a multiple of the row tile, channel blocks. */
     { "1,80,9,53", "13,80,3,3", "13", "{pads=[1,1,1,1]}", 720, false },            /* 2 channel blocks */
-    { "2,7,5,3", "9,7,3,3", "9", "{pads=[1,1,1,1]}", 63, false },                  /* W < tile width */
+    { "2,7,6,5", "5,7,3,3", "5", "{pads=[1,1,1,1]}", 63, false },                  /* W < tile width */
     { "1,6,11,12", "17,6,5,5", "17", "{pads=[2,2,2,2]}", 150, false },             /* 25 taps */
     { "1,5,10,9", "8,5,3,3", NULL, "{pads=[0,1,2,1]}", 45, false },                /* uneven rows */
     { "1,5,10,13", "8,5,3,3", "8", "{pads=[2,2,2,2], dilations=[2,2]}", 45, false },
