@@ -82,7 +82,10 @@ $(BUILD)/libd2rt.a: $(LIB_OBJS)
 $(BUILD)/d2rt: $(CLI_OBJS) $(BUILD)/libd2rt.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB_LINK) $(LDLIBS)
 
-# Generated protobuf-c code (from the project's own .proto files).
+# Generated protobuf-c code (from the project's own .proto files). Kept after the build
+# (.SECONDARY), else make deletes them as intermediates and every later build
+# regenerates them and recompiles whatever includes them.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto | deps-check
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen $<
