@@ -1,9 +1,10 @@
 # d2rt build. GNU make, C11.
 #   make            build/d2rt (CLI) and build/libd2rt.a
-#   make test       unit tests, op tests, CLI tests, ONNX node conformance
+#   make test       unit tests, op tests, CLI tests, ONNX node conformance, e2e suites
+#   make fuzz       libFuzzer builds of tests/fuzz/* (clang) into build-fuzz/
 #   make SAN=1      ASan + UBSan build (into build-san/)
 #   make DEBUG=1    IR verifier after every pass, assertions on (into build-debug/)
-#   make CUDA=1     also build backends/cuda with nvcc (no GPU needed to compile)
+#   make CUDA=1     also build backends/cuda/*.cu with nvcc (none written yet)
 #   make deps       install missing Debian packages (root) or print the apt-get line
 
 CC      ?= cc

@@ -1,8 +1,10 @@
 /* backends/backend.h: what the runtime sees of the backends.
  *
- * For now one backend exists: the CPU reference executor, which interprets a graph
- * node by node (backends/cpu/executor.c). The backend registry (a vtable per backend,
- * the only place an #ifdef D2RT_CUDA may appear) builds on this. */
+ * One backend exists, the CPU: an executor that interprets a graph node by node
+ * (backends/cpu/executor.c) with either the reference kernels (d2_cpu_execute, used by
+ * the op tests) or the fast per-ISA kernel tables (sessions; backends/cpu/fast.h). The
+ * backend registry (a vtable per backend, the only place an #ifdef D2RT_CUDA may
+ * appear; backends/registry.c) builds on this. There is no CUDA backend yet. */
 #ifndef D2_BACKENDS_BACKEND_H
 #define D2_BACKENDS_BACKEND_H
 

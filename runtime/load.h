@@ -4,8 +4,9 @@
  *   - a model.ir artifact (magic bytes, runtime/artifact.h): loaded with mmap, already
  *     compiled;
  *   - an ONNX ModelProto (protobuf): imported and compiled in memory;
- *   - IR text (docs/IR.md: starts with `graph`, `meta` or `#` comments): parsed and
- *     compiled in memory.
+ *   - a Caffe2 NetDef (protobuf; its init net is found beside it or given explicitly),
+ *     a TorchScript archive (zip), or IR text (docs/IR.md: starts with `graph`, `meta`
+ *     or `#` comments): imported or parsed, then compiled in memory.
  * "Compiling" a source model means running the pass pipeline (passes/passes.h:
  * shape inference, then the optimizations) over it. Used by the public API
  * (runtime/session.c) and the CLI. */

@@ -101,7 +101,7 @@ done
 for model in mask_rcnn retinanet; do
   ts=$shared/detectron2/$model/tracing_torchscript/model.ts
   if ! "$d2rt" inspect "$ts" >/dev/null 2>&1; then
-    echo "skip $model tracing_torchscript: d2rt cannot load TorchScript yet"; continue
+    echo "skip $model tracing_torchscript: d2rt could not load this TorchScript model"; continue
   fi
   check ${model}_ts_grace_hopper "$ts $gh $size" 0 "$pred/$model/grace_hopper"
   check ${model}_ts_fliprot90 "$ts $flip $size" 0 "$pred/$model/grace_hopper_fliprot90"

@@ -14,7 +14,7 @@
 static const char compile_usage[] =
     "usage: d2rt compile MODEL [-o OUT.ir] [--roialign-aligned]\n"
     "\n"
-    "Compile MODEL (ONNX or IR text, detected from its content) into a model.ir artifact\n"
+    "Compile MODEL (ONNX, Caffe2 NetDef, TorchScript or IR text, detected from its content) into a model.ir artifact\n"
     "that `d2rt run` loads without recompiling. Default OUT: MODEL's file name with its\n"
     "extension replaced by .ir, in the current directory.\n"
     "  --roialign-aligned  in an ONNX export below opset 16, make every RoiAlign compute\n"

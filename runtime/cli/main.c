@@ -11,7 +11,7 @@ static const char usage[] =
     "usage: d2rt <command> [options]\n"
     "\n"
     "commands:\n"
-    "  compile MODEL [-o OUT.ir]          compile an ONNX model or IR text to a model.ir artifact\n"
+    "  compile MODEL [-o OUT.ir]          compile a model (ONNX, Caffe2, TorchScript, IR text) to model.ir\n"
     "  inspect MODEL|IR                   print the IR, op histogram and parameter count\n"
     "  run MODEL|IR [INPUT...] [--out DIR]  run a model on .npy / ONNX .pb tensors\n"
     "  run MODEL|IR IMAGE... [--vis F.png] detect objects in JPEG/PNG images (--json, --out, ...)\n"
