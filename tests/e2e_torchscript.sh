@@ -82,7 +82,7 @@ b2=tests/data/torchscript_models/d2_mask_rcnn_scripting_batch2
 names="mask_rcnn_tracing mask_rcnn_tracing_alt retinanet_tracing retinanet_tracing_alt mask_rcnn_scripting mask_rcnn_scripting_alt"
 names="$names mask_rcnn_scripting_batch2 mask_rcnn_scripting_batch2_same_size"
 tv=tests/data/torchscript_models
-names="$names tv_retinanet_script tv_faster_rcnn_script tv_keypoint_rcnn_script"
+names="$names tv_retinanet_script tv_faster_rcnn_script tv_keypoint_rcnn_script tv_mask_rcnn_script"
 run_case mask_rcnn_tracing "$mr" input_image.npy eager__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case mask_rcnn_tracing_alt "$mr" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case retinanet_tracing "$rn" input_image.npy eager__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
@@ -98,6 +98,7 @@ run_batch_case mask_rcnn_scripting_batch2_same_size "$sc" "input_image_alt.npy i
 run_tv_case tv_retinanet_script "$tv/tv_retinanet_script" &
 run_tv_case tv_faster_rcnn_script "$tv/tv_faster_rcnn_script" &
 run_tv_case tv_keypoint_rcnn_script "$tv/tv_keypoint_rcnn_script" &
+run_tv_case tv_mask_rcnn_script "$tv/tv_mask_rcnn_script" &
 wait
 
 fail=0

@@ -19,6 +19,7 @@ saved module (torch.jit.load), never from d2rt.
 import os
 import shutil
 import sys
+from typing import List
 
 import numpy as np
 import torch
@@ -60,7 +61,10 @@ def flatten(v):
 
 def write(name, module, inputs, mode="trace", shapes=None, tol=None, run_inputs=None, expected=None):
     """Save module (traced on `inputs` or scripted), run the saved file on run_inputs
-    (default: inputs) and store everything."""
+    (default: inputs) and store everything. With case names on the command line, only
+    those cases are written."""
+    if len(sys.argv) > 1 and name not in sys.argv[1:]:
+        return
     d = os.path.join(OUT, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
@@ -280,6 +284,25 @@ class DynamicLoops(torch.nn.Module):
         return acc, count, y, k, t
 
 
+class DynamicLists(torch.nn.Module):
+    """torchvision's paste-masks pattern: a list appended to once per iteration of a
+    loop with a run-time trip count, then len / index / stack / cat of it (d2rt: the
+    loop's stacked scan output). With an empty input the loop runs zero times."""
+
+    def forward(self, x: torch.Tensor):
+        rows: List[torch.Tensor] = []
+        for i in range(x.size(0)):
+            rows.append(x[i] * (i + 1))
+        n = len(rows)
+        if n > 0:
+            a, b, f = torch.stack(rows, 1), torch.stack(rows, -1), torch.stack(rows)
+            c, d, e = torch.cat(rows, 0), torch.cat(rows, 1), rows[n - 1]
+        else:
+            a, b, f = x.new_zeros(2, 0, 3), x.new_zeros(2, 3, 0), x.new_zeros(0, 2, 3)
+            c, d, e = x.new_zeros(0, 3), x.new_zeros(2, 0), x.new_zeros(2, 3)
+        return n, a, b, c, d, e, f
+
+
 class Unsupported(torch.nn.Module):
     def forward(self, x):
         return torch.kthvalue(x, 2, 1)[0]
@@ -337,9 +360,14 @@ def main():
     write("unsupported_op", Unsupported(), [randn(2, 5)], "script")
     # a zip that is not a torch file: format detection must not call it TorchScript
     import zipfile
-    with zipfile.ZipFile(os.path.join(ROOT, "tests", "data", "torchscript_plain.zip"), "w") as z:
-        z.writestr("archive/readme.txt", "not a model")
+    if len(sys.argv) == 1:  # (skipped when writing selected cases)
+        with zipfile.ZipFile(os.path.join(ROOT, "tests", "data", "torchscript_plain.zip"), "w") as z:
+            z.writestr("archive/readme.txt", "not a model")
     write("loops_script", DynamicLoops(), [randn(4, 3)], "script", shapes="f32:?n,3", run_inputs=[randn(5, 3)])
+    lists_rng = np.random.default_rng(7)  # its own stream: the cases above keep their data
+    lists_x = torch.from_numpy(lists_rng.standard_normal((5, 2, 3)).astype(np.float32))
+    write("loop_lists_script", DynamicLists(), [lists_x], "script", shapes="f32:?n,2,3")
+    write("loop_lists_script_empty", DynamicLists(), [lists_x[:0]], "script", shapes="f32:?n,2,3")
     sx, sy = randn(3, 4), randn(3, 4)
     write("control_script", Scripted(), [sx, sy], "script", shapes="f32:3,4;f32:3,4")
     write("control_script_neg", Scripted(), [sx, sy], "script", shapes="f32:3,4;f32:3,4",

@@ -55,6 +55,14 @@ enum tsv_kind {
     TSV_QUALNAME, /* u.s: dotted name ("torch", "ops.aten", "__torch__.x.f", "CONSTANTS") */
     TSV_UNINIT,   /* uninitialized(T): a placeholder on a path that raises */
     TSV_SLOT,     /* internal (ts_lower_stmt.c): output slot u.i of an `if` being built */
+    /* A list of tensors grown by append() in a loop with a run-time trip count
+     * (ts_lower_loop.c): its length is known only at run time, so it is held as one
+     * tensor u.stacked = the items stacked on a new axis 0 (the loop's scan output).
+     * Supports len(), indexing, torch.stack and torch.cat; it is not mutable. */
+    TSV_STACKED_LIST,
+    /* Such a list while its loop body is being lowered: append() records the item,
+     * anything else is an error (the body cannot read the list it is growing). */
+    TSV_SCAN_LIST,
 };
 
 /* Python scalar types of TSV_SCALAR. */
@@ -115,6 +123,7 @@ struct tsv {
         struct tsv_dict dict;
         const struct ts_module *module;
         struct ts_instance *object;
+        struct ts_irval stacked; /* TSV_STACKED_LIST */
     } u;
 };
 
@@ -159,6 +168,16 @@ struct ts_module_override {
     struct tsv *value;
 };
 
+/* Lists appended to in the body of the run-time loop being built (ts_lower_loop.c). */
+struct ts_loop_scan {
+    uint64_t floor;          /* L->region_floor of the body: lists born at or before it are outside */
+    bool discovering;        /* first (throwaway) lowering of the body */
+    struct tsv **lists;      /* the lists, TSV_SCAN_LIST while the body is lowered */
+    struct tsv **items;      /* the item appended in this lowering (NULL: none yet) */
+    uint32_t count, cap;
+    struct ts_loop_scan *outer;
+};
+
 struct ts_parsed_file {
     const char *entry;
     struct ts_module_ast *ast;
@@ -195,6 +214,7 @@ struct ts_lower {
      * call of that expression passes the count to unbind (unbind_count_hint, 0: none). */
     const struct ts_expr *unpack_expr;
     uint32_t unpack_count, unbind_count_hint;
+    struct ts_loop_scan *loop_scan; /* innermost run-time loop being built, or NULL */
     uint64_t epoch;        /* values created so far */
     uint64_t region_floor; /* epoch when the innermost run-time branch began (0: none) */
 };
@@ -307,6 +327,12 @@ bool ts_block_raises(const struct ts_block *b);
 enum d2_status ts_lower_dynamic_for(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s,
                                     struct tsv *start, struct tsv *end, int64_t step);
 enum d2_status ts_lower_dynamic_while(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s, struct tsv *cond);
+/* append(list, item) inside a run-time loop's body where list is (or becomes) that
+ * loop's scan list: records the item and returns true with *st set; false when the
+ * append is an ordinary one. */
+bool ts_loop_scan_append(struct ts_lower *L, struct tsv *list, struct tsv *item, enum d2_status *st);
+/* torch.stack / torch.cat (stack false) of a TSV_STACKED_LIST along dim. */
+d2_value_id ts_stacked_list_join(struct ts_lower *L, const struct tsv *list, int64_t dim, bool stack);
 /* Call a callable value (qualified function name, builtin op). */
 enum d2_status ts_call_value(struct ts_lower *L, struct tsv *fn, struct ts_call *call, struct tsv **out);
 /* Call a builtin op by qualified name ("aten::add"); error naming it when unknown. */

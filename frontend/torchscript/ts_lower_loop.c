@@ -10,9 +10,18 @@
  *      (iteration, cond, carried..., captures...) and whose outputs are
  *      (cond, carried'...); `i` is start + iteration * step;
  *   3. the node's outputs rebind the carried variables after the loop.
- * Carried values must be tensors or numbers (a list growing in such a loop has no
- * fixed structure); break, continue and return inside the body are not supported.
- * Carried inputs keep their dtype and rank; their dims may change per iteration.
+ * Carried values must be tensors or numbers; break, continue and return inside the
+ * body are not supported. Carried inputs keep their dtype and rank; their dims may
+ * change per iteration.
+ *
+ * Growing a list: the one list pattern such loops allow is torchvision's
+ *     res = []
+ *     for i in range(n): ...; res.append(tensor)
+ * (an empty list from before the loop, appended to exactly once per iteration, at the
+ * body's top level, and not read in the body). Each such list becomes a scan output
+ * of the loop (the items stacked on a new axis 0), and after the loop the list is a
+ * TSV_STACKED_LIST holding that tensor. While the body is lowered the list is a
+ * TSV_SCAN_LIST, so that any other use of it fails with a clear error.
  */
 #include "frontend/torchscript/ts_lower.h"
 
@@ -109,6 +118,13 @@ static enum d2_status lower_body(struct ts_lower *L, struct ts_env *env, const s
     *mark_out = L->num_writes;
     L->frame = &p->frame;
     L->region_floor = L->epoch;
+    if (L->loop_scan) {
+        L->loop_scan->floor = L->region_floor;
+        for (uint32_t k = 0; k < L->loop_scan->count; k++) {
+            L->loop_scan->lists[k]->kind = TSV_SCAN_LIST;
+            L->loop_scan->items[k] = NULL;
+        }
+    }
     if (c) {
         uint32_t n = c->num_names + c->num_cells;
         p->carried_in = d2_arena_alloc(&L->arena, sizeof *p->carried_in * (n ? n : 1));
@@ -235,8 +251,15 @@ static d2_value_id trip_count(struct ts_lower *L, struct tsv *start, struct tsv 
     return ts_binary(L, D2_OP_MAX, q, ts_const_i64(L, &zero, 1, true));
 }
 
-static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s, struct tsv *start,
-                                 struct tsv *end, int64_t step, struct tsv *cond0)
+static void scan_lists_to(struct ts_loop_scan *sc, enum tsv_kind kind)
+{
+    for (uint32_t k = 0; k < sc->count; k++)
+        sc->lists[k]->kind = kind;
+}
+
+static enum d2_status build_loop_with(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s,
+                                      struct tsv *start, struct tsv *end, int64_t step, struct tsv *cond0,
+                                      struct ts_loop_scan *sc)
 {
     struct body_pass p;
     struct carried c;
@@ -265,6 +288,8 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
         st = find_carried(L, env, &p, mark, s, &c);
     undo_writes(L, mark);
     free_pass(L, &p);
+    scan_lists_to(sc, TSV_LIST);
+    sc->discovering = false;
     if (st != D2_OK) {
         L->region_depth--;
         return st;
@@ -310,6 +335,14 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
             if (id == D2_NO_VALUE || d2_graph_add_output(p.frame.g, id, L->err) != D2_OK)
                 st = L->err->code ? L->err->code : D2_ERR_INTERNAL;
         }
+        for (uint32_t k = 0; st == D2_OK && k < sc->count; k++) { /* scan outputs: the appended items */
+            d2_value_id id = sc->items[k] ? ts_use(L, sc->items[k]) : D2_NO_VALUE;
+            if (!sc->items[k])
+                st = ts_fail(L, D2_ERR_UNSUPPORTED, "a list appended to in a run-time loop is not appended to on every "
+                                                    "iteration (not supported)");
+            else if (id == D2_NO_VALUE || d2_graph_add_output(p.frame.g, id, L->err) != D2_OK)
+                st = L->err->code ? L->err->code : D2_ERR_INTERNAL;
+        }
         L->frame = parent;
     }
     undo_writes(L, mark);
@@ -326,7 +359,7 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
         cond_init = ts_cast(L, ts_use(L, cond0), D2_DTYPE_BOOL);
     }
     inputs = d2_arena_alloc(&L->arena, sizeof *inputs * (2 + n + p.frame.num_captures));
-    outs = d2_arena_alloc(&L->arena, sizeof *outs * (n ? n : 1));
+    outs = d2_arena_alloc(&L->arena, sizeof *outs * (n + sc->count + 1));
     if (!inputs || !outs) {
         free_pass(L, &p);
         return ts_fail(L, D2_ERR_NOMEM, "out of memory");
@@ -350,7 +383,7 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
         free_pass(L, &p);
         return L->err->code;
     }
-    node = ts_node(L, D2_OP_LOOP, 2 + n + p.frame.num_captures, inputs, n);
+    node = ts_node(L, D2_OP_LOOP, 2 + n + p.frame.num_captures, inputs, n + sc->count);
     if (node < 0) {
         free_pass(L, &p);
         return L->err->code;
@@ -378,7 +411,128 @@ static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const s
         if ((st = ts_tensor_assign(L, &holder, outs[c.num_names + i])) != D2_OK)
             return st;
     }
+    for (uint32_t k = 0; k < sc->count; k++) {
+        struct tsv *list = sc->lists[k];
+        /* a list from before an enclosing run-time branch or loop cannot change there */
+        ts_note_mutation(L, list->born);
+        list->kind = TSV_STACKED_LIST;
+        list->u.stacked = ts_here(L, outs[n + k]);
+    }
     return D2_OK;
+}
+
+static enum d2_status build_loop(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s, struct tsv *start,
+                                 struct tsv *end, int64_t step, struct tsv *cond0)
+{
+    struct ts_loop_scan sc;
+    enum d2_status st;
+    memset(&sc, 0, sizeof sc);
+    sc.discovering = true;
+    sc.outer = L->loop_scan;
+    L->loop_scan = &sc;
+    st = build_loop_with(L, env, s, start, end, step, cond0, &sc);
+    L->loop_scan = sc.outer;
+    if (st != D2_OK)
+        scan_lists_to(&sc, TSV_LIST);
+    return st;
+}
+
+bool ts_loop_scan_append(struct ts_lower *L, struct tsv *list, struct tsv *item, enum d2_status *st)
+{
+    struct ts_loop_scan *sc = L->loop_scan;
+    uint32_t k = 0;
+    if (list->kind == TSV_SCAN_LIST) {
+        while (sc && k < sc->count && sc->lists[k] != list)
+            k++;
+        if (!sc || k == sc->count) {
+            *st = ts_fail(L, D2_ERR_UNSUPPORTED, "append in a nested run-time loop to a list grown by an enclosing one "
+                                                 "(not supported)");
+            return true;
+        }
+    } else {
+        /* a new scan list: only while discovering, for an empty list from before the
+         * loop, appended at the body's top level (not under a run-time `if`) */
+        if (!sc || !sc->discovering || list->kind != TSV_LIST || list->born > sc->floor || list->u.seq.count != 0 ||
+            L->region_floor != sc->floor)
+            return false;
+        if (sc->count == sc->cap) {
+            uint32_t cap = sc->cap ? 2 * sc->cap : 4;
+            struct tsv **lists = d2_arena_alloc(&L->arena, sizeof *lists * cap);
+            struct tsv **items = d2_arena_alloc(&L->arena, sizeof *items * cap);
+            if (!lists || !items) {
+                *st = ts_fail(L, D2_ERR_NOMEM, "out of memory");
+                return true;
+            }
+            if (sc->count) {
+                memcpy(lists, sc->lists, sizeof *lists * sc->count);
+                memcpy(items, sc->items, sizeof *items * sc->count);
+            }
+            sc->lists = lists;
+            sc->items = items;
+            sc->cap = cap;
+        }
+        k = sc->count++;
+        sc->lists[k] = list;
+        sc->items[k] = NULL;
+        list->kind = TSV_SCAN_LIST;
+    }
+    if (L->region_floor != sc->floor)
+        *st = ts_fail(L, D2_ERR_UNSUPPORTED, "a list grown by a run-time loop is appended to under a run-time condition "
+                                             "(not supported)");
+    else if (sc->items[k])
+        *st = ts_fail(L, D2_ERR_UNSUPPORTED, "a list grown by a run-time loop is appended to more than once per "
+                                             "iteration (not supported)");
+    else if (!ts_is_tensor(item))
+        *st = ts_fail(L, D2_ERR_UNSUPPORTED, "a run-time loop appends %s to a list (only tensors are supported)",
+                      tsv_describe(item));
+    else {
+        sc->items[k] = item;
+        *st = D2_OK;
+    }
+    return true;
+}
+
+d2_value_id ts_stacked_list_join(struct ts_lower *L, const struct tsv *list, int64_t dim, bool stack)
+{
+    d2_value_id x = ts_use_irval(L, list->u.stacked), shape, parts[3], merged;
+    int32_t rank = x == D2_NO_VALUE ? -1 : ts_rank(L, x); /* item rank + 1 */
+    int64_t d, perm[D2_MAX_RANK], lo, hi;
+    uint32_t np = 0;
+    if (x == D2_NO_VALUE)
+        return D2_NO_VALUE;
+    if (rank < 1 || (!stack && rank < 2)) {
+        ts_fail(L, D2_ERR_UNSUPPORTED, "%s of a list of run-time length: items of unknown or zero rank",
+                stack ? "torch.stack" : "torch.cat");
+        return D2_NO_VALUE;
+    }
+    if (!d2_normalize_axis(dim, stack ? rank : rank - 1, &d)) {
+        ts_fail(L, D2_ERR_SHAPE, "%s: dim %lld out of range", stack ? "torch.stack" : "torch.cat", (long long)dim);
+        return D2_NO_VALUE;
+    }
+    if (d > 0) { /* move the list axis (0) to d */
+        for (int64_t a = 0; a < rank; a++)
+            perm[a] = a < d ? a + 1 : a == d ? 0 : a;
+        x = ts_transpose(L, x, perm, (uint32_t)rank);
+    }
+    if (stack)
+        return x;
+    /* cat: merge the list axis d with the items' axis after it */
+    shape = ts_shape(L, x);
+    lo = d;
+    hi = d + 1;
+    merged = ts_binary(L, D2_OP_MUL, ts_slice1(L, shape, 0, ts_const_i64(L, &lo, 1, true), ts_const_i64(L, &hi, 1, true), 1),
+                       ts_slice1(L, shape, 0, ts_const_i64(L, &hi, 1, true),
+                                 ts_const_i64(L, &(int64_t){ d + 2 }, 1, true), 1));
+    if (d > 0)
+        parts[np++] = ts_slice1(L, shape, 0, ts_const_i64(L, &(int64_t){ 0 }, 1, true), ts_const_i64(L, &lo, 1, true), 1);
+    parts[np++] = merged;
+    if (d + 2 < rank)
+        parts[np++] = ts_slice1(L, shape, 0, ts_const_i64(L, &(int64_t){ d + 2 }, 1, true),
+                                ts_const_i64(L, &(int64_t){ rank }, 1, true), 1);
+    for (uint32_t i = 0; i < np; i++)
+        if (parts[i] == D2_NO_VALUE)
+            return D2_NO_VALUE;
+    return ts_reshape(L, x, ts_concat(L, parts, np, 0));
 }
 
 enum d2_status ts_lower_dynamic_for(struct ts_lower *L, struct ts_env *env, const struct ts_stmt *s,

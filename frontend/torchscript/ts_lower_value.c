@@ -26,6 +26,7 @@ const char *tsv_kind_name(enum tsv_kind k)
     static const char *const names[] = {
         "None", "bool", "int", "float", "str", "Device", "number", "Tensor", "tuple", "list", "dict",
         "module", "object", "name", "uninitialized", "slot",
+        "list (run-time length)", "list (being grown by a run-time loop)",
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }

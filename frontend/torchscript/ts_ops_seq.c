@@ -50,6 +50,10 @@ static enum d2_status op_len(struct ts_lower *L, struct ts_call *c, struct tsv *
     case TSV_LIST: case TSV_TUPLE: return ret(L, tsv_int(L, a->u.seq.count), out);
     case TSV_DICT: return ret(L, tsv_int(L, a->u.dict.count), out);
     case TSV_STR: return ret(L, tsv_int(L, (int64_t)strlen(a->u.s)), out);
+    case TSV_STACKED_LIST: {
+        d2_value_id x = ts_use_irval(L, a->u.stacked);
+        return x == D2_NO_VALUE ? L->err->code : ret(L, ts_dim_size(L, x, 0), out);
+    }
     case TSV_TENSOR: {
         d2_value_id x = ts_use(L, a);
         if (x == D2_NO_VALUE)
@@ -104,6 +108,18 @@ static enum d2_status op_getitem(struct ts_lower *L, struct ts_call *c, struct t
     }
     if (a->kind == TSV_TENSOR)
         return to_tensor_op(L, "t_getitem", c, out);
+    if (a->kind == TSV_STACKED_LIST) { /* item i of the stacked items: row i of the tensor */
+        struct ts_call rows = *c;
+        d2_value_id x = ts_use_irval(L, a->u.stacked);
+        rows.args = d2_arena_alloc(&L->arena, sizeof *rows.args * c->count);
+        if (!rows.args)
+            return ts_fail(L, D2_ERR_NOMEM, "out of memory");
+        memcpy(rows.args, c->args, sizeof *rows.args * c->count);
+        rows.args[0] = x == D2_NO_VALUE ? NULL : tsv_tensor(L, x);
+        if (!rows.args[0])
+            return L->err->code;
+        return to_tensor_op(L, "t_getitem", &rows, out);
+    }
     return ts_fail(L, D2_ERR_UNSUPPORTED, "indexing a %s value", tsv_describe(a));
 }
 
@@ -130,6 +146,8 @@ static enum d2_status op_append(struct ts_lower *L, struct ts_call *c, struct ts
     enum d2_status st = need(L, c, 2);
     if (st != D2_OK)
         return st;
+    if (ts_loop_scan_append(L, c->args[0], c->args[1], &st)) /* a list grown by a run-time loop */
+        return st == D2_OK ? ret(L, c->args[0], out) : st;
     if (c->args[0]->kind != TSV_LIST)
         return ts_fail(L, D2_ERR_UNSUPPORTED, "append to %s", tsv_describe(c->args[0]));
     ts_note_mutation(L, c->args[0]->born);

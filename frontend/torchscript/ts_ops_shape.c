@@ -367,6 +367,11 @@ static enum d2_status cat_stack(struct ts_lower *L, struct ts_call *c, bool stac
     int64_t dim = 0;
     uint32_t n;
     enum d2_dtype dt;
+    if (list && list->kind == TSV_STACKED_LIST) { /* grown by a run-time loop: already one tensor */
+        if (!static_dim_arg(L, c, 1, "dim", 0, &dim))
+            return L->err->code;
+        return ts_ret_tensor(L, ts_stacked_list_join(L, list, dim, stack), out);
+    }
     if (!list || (list->kind != TSV_LIST && list->kind != TSV_TUPLE))
         return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: expected a list of tensors", c->name);
     if (!static_dim_arg(L, c, 1, "dim", 0, &dim))
