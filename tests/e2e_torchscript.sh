@@ -87,14 +87,15 @@ run_case mask_rcnn_tracing "$mr" input_image.npy eager__0_instances_ boxes=0 cla
 run_case mask_rcnn_tracing_alt "$mr" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case retinanet_tracing "$rn" input_image.npy eager__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
 run_case retinanet_tracing_alt "$rn" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
-# scripted: outputs are the dict [0] in key order pred_boxes, scores, pred_classes, pred_masks
-run_case mask_rcnn_scripting "$sc" input_image.npy eager__ boxes=0 scores=1 classes=2 masks=3 &
-run_case mask_rcnn_scripting_alt "$sc" input_image_alt.npy eager_alt__ boxes=0 scores=1 classes=2 masks=3 &
-# batch 2: outputs [0].{pred_boxes,scores,pred_classes,pred_masks} = out0..3, [1].* = out4..7
+# scripted: outputs are the dict [0] with its keys sorted (--out flattening):
+# pred_boxes, pred_classes, pred_masks, scores
+run_case mask_rcnn_scripting "$sc" input_image.npy eager__ boxes=0 classes=1 masks=2 scores=3 &
+run_case mask_rcnn_scripting_alt "$sc" input_image_alt.npy eager_alt__ boxes=0 classes=1 masks=2 scores=3 &
+# batch 2: outputs [0].{pred_boxes,pred_classes,pred_masks,scores} = out0..3, [1].* = out4..7
 run_batch_case mask_rcnn_scripting_batch2 "$sc" "input_image.npy input_image_alt.npy" \
-  "$sc/ref eager__ boxes=0 scores=1 classes=2 masks=3;$b2 batch2_1__ boxes=4 scores=5 classes=6 masks=7" &
+  "$sc/ref eager__ boxes=0 classes=1 masks=2 scores=3;$b2 batch2_1__ boxes=4 classes=5 masks=6 scores=7" &
 run_batch_case mask_rcnn_scripting_batch2_same_size "$sc" "input_image_alt.npy input_image_alt.npy" \
-  "$sc/ref eager_alt__ boxes=0 scores=1 classes=2 masks=3;$sc/ref eager_alt__ boxes=4 scores=5 classes=6 masks=7" &
+  "$sc/ref eager_alt__ boxes=0 classes=1 masks=2 scores=3;$sc/ref eager_alt__ boxes=4 classes=5 masks=6 scores=7" &
 run_tv_case tv_retinanet_script "$tv/tv_retinanet_script" &
 run_tv_case tv_faster_rcnn_script "$tv/tv_faster_rcnn_script" &
 run_tv_case tv_keypoint_rcnn_script "$tv/tv_keypoint_rcnn_script" &

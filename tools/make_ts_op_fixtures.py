@@ -55,7 +55,7 @@ def flatten(v):
     if isinstance(v, (list, tuple)):
         return [x for item in v for x in flatten(item)]
     if isinstance(v, dict):
-        return [x for k in v for x in flatten(v[k])]
+        return [x for k in sorted(v) for x in flatten(v[k])]  # d2rt flattens dict keys sorted
     raise TypeError(type(v))
 
 

@@ -11,7 +11,7 @@
  * one input per tensor, named by its path (`[0].image`). Lists take
  * options->batch elements (default 1); dicts have the single key "image", as
  * detectron2's adapters expect. Returned tuples, lists and dicts flatten the same way
- * (`[0].pred_boxes`). The nesting is recorded as JSON in the metadata keys
+ * (`[0].pred_boxes`), depth first, in list order and with dict keys sorted. The nesting is recorded as JSON in the metadata keys
  * "ts_inputs" and "ts_outputs", with the flat graph input/output index at each leaf,
  * so that a runtime can rebuild the structures.
  * Tensor inputs default to float32 [3, ?h, ?w] (a detectron2 image); options can
@@ -244,22 +244,34 @@ static enum d2_status add_output(struct ts_lower *L, struct tsv *v, const char *
         }
         put(structure, "]");
         return D2_OK;
-    case TSV_DICT:
-        put(structure, "{");
+    case TSV_DICT: {
+        /* keys in sorted order (the --out contract), not insertion order */
+        uint32_t *order = d2_arena_alloc(&L->arena, sizeof *order * (v->u.dict.count + 1));
+        if (!order)
+            return ts_fail(L, D2_ERR_NOMEM, "out of memory");
         for (uint32_t i = 0; i < v->u.dict.count; i++) {
             struct tsv *k = v->u.dict.keys[i];
+            uint32_t j = i;
             if (k->kind != TSV_STR)
                 return ts_fail(L, D2_ERR_UNSUPPORTED, "forward() returns a dict with %s keys", tsv_describe(k));
+            for (; j > 0 && strcmp(v->u.dict.keys[order[j - 1]]->u.s, k->u.s) > 0; j--)
+                order[j] = order[j - 1];
+            order[j] = i;
+        }
+        put(structure, "{");
+        for (uint32_t i = 0; i < v->u.dict.count; i++) {
+            struct tsv *k = v->u.dict.keys[order[i]];
             if (i)
                 put(structure, ", ");
             put_json_string(structure, k->u.s);
             put(structure, ": ");
-            if ((st = add_output(L, v->u.dict.values[i], ts_strcat3(L, path, path[0] ? "." : "", k->u.s), structure,
-                                 depth + 1)) != D2_OK)
+            if ((st = add_output(L, v->u.dict.values[order[i]], ts_strcat3(L, path, path[0] ? "." : "", k->u.s),
+                                 structure, depth + 1)) != D2_OK)
                 return st;
         }
         put(structure, "}");
         return D2_OK;
+    }
     case TSV_NONE:
         put(structure, "null");
         return D2_OK;
