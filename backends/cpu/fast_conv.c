@@ -183,22 +183,39 @@ struct direct_job {
     int64_t channel_block, row_block, tiles, tiles_per_task;
 };
 
-/* Bit l of mask[t]: output position j0 + l (l < n_valid) reads tap t inside the image. */
+/* Bits [lo, hi) set (0 <= lo <= hi <= 64). */
+static uint64_t lane_bits(int64_t lo, int64_t hi)
+{
+    if (hi <= lo)
+        return 0;
+    uint64_t upto_hi = hi >= 64 ? ~0ull : (1ull << hi) - 1;
+    return upto_hi & ~((1ull << lo) - 1);
+}
+
+/* Bit l of mask[t]: output position j0 + l (l < n_valid) reads tap t inside the image.
+ * Built per output-row segment of the tile (a tile spans a few rows): in one row, tap t
+ * is inside for a contiguous range of columns, so each (segment, tap) is one bit range
+ * (a per-lane loop took ~14% of the stem's time, whose K is only 192). */
 static void direct_tile_masks(const struct direct_job *job, int64_t j0, int32_t n_valid, uint64_t *mask)
 {
     for (int32_t t = 0; t < job->taps; t++)
         mask[t] = 0;
     int64_t oy = j0 / job->width, ox = j0 % job->width;
-    for (int32_t l = 0; l < n_valid; l++) {
+    for (int64_t l0 = 0; l0 < n_valid; oy++, ox = 0) {
+        int64_t len = job->width - ox < n_valid - l0 ? job->width - ox : n_valid - l0;
         for (int32_t t = 0; t < job->taps; t++) {
-            int64_t iy = oy + job->tap_dy[t], ix = ox + job->tap_dx[t];
-            if (iy >= 0 && iy < job->in_h && ix >= 0 && ix < job->width)
-                mask[t] |= 1ull << l;
+            int64_t iy = oy + job->tap_dy[t];
+            if (iy < 0 || iy >= job->in_h)
+                continue;
+            /* columns ox + l (0 <= l < len) with 0 <= ox + l + dx < width */
+            int64_t lo = -job->tap_dx[t] - ox, hi = job->width - job->tap_dx[t] - ox;
+            if (lo < 0)
+                lo = 0;
+            if (hi > len)
+                hi = len;
+            mask[t] |= lane_bits(l0 + lo, l0 + hi);
         }
-        if (++ox == job->width) {
-            ox = 0;
-            oy++;
-        }
+        l0 += len;
     }
 }
 
@@ -334,6 +351,127 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     return D2_OK;
 }
 
+/* ---- strided convs as stride-1 convs on phase-subsampled images (the 7x7 stem) ---- */
+
+/* With stride s (both axes, dilation 1), input row iy = s*oy - pad_top + ky. Writing
+ * ky - pad_top = s*d + p (0 <= p < s, d = floor((ky - pad_top) / s)) gives iy = s*(oy + d) + p:
+ * tap ky reads row oy + d of the phase image P_p[q] = x[s*q + p]. So the conv is a stride-1
+ * conv over the s*s phase images of every channel (cg*s*s channels) with
+ * T = d_max - d_min + 1 taps per axis, pad -d_min, and zero weights for the (d, p) pairs
+ * that match no real tap. For the 7x7 stem (pad 3, stride 2): 12 channels of 4x4 taps,
+ * 192 MACs per output instead of 147, but through conv_tile (no im2col packing, which
+ * took about 30% of the stem's time in the packed GEMM). The phase images are out_w wide,
+ * so the stride-1 conv's output is as wide as its input (conv_tile's requirement); that
+ * is exact when s*out_w >= in_w (every column a tap reads past out_w is padding). Same
+ * sums as the reference up to f32 summation order (the added terms are exact zeros). */
+struct phase_geometry {
+    int64_t s, d_min_y, d_min_x, taps_y, taps_x, phase_h, phase_w;
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Fills *g and returns true when the phase conv applies and is worth it (at least 75% of
+ * its MACs are real taps: the 7x7 stem is 77%; a 3x3 stride 2 would be 56%). */
+static bool phase_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p,
+                          struct phase_geometry *g)
+{
+    const int64_t s = p->stride_h;
+    if (!kt->conv_tile || s < 2 || p->stride_w != s || p->dilation_h != 1 || p->dilation_w != 1 ||
+        s * p->out_w < p->in_w || p->pad_top < 0 || p->pad_left < 0)
+        return false;
+    g->s = s;
+    g->d_min_y = floor_div(-p->pad_top, s);
+    g->d_min_x = floor_div(-p->pad_left, s);
+    g->taps_y = floor_div(p->kernel_h - 1 - p->pad_top, s) - g->d_min_y + 1;
+    g->taps_x = floor_div(p->kernel_w - 1 - p->pad_left, s) - g->d_min_x + 1;
+    g->phase_h = (p->in_h + s - 1) / s;
+    g->phase_w = p->out_w;
+    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
+    const int64_t phase_macs = s * s * g->taps_y * g->taps_x;
+    return g->taps_y * g->taps_x <= D2_CONV_MAX_TAPS && 4 * p->kernel_h * p->kernel_w >= 3 * phase_macs &&
+           cg * s * s >= 2 && p->out_h * p->out_w >= 4 * mg;
+}
+
+struct phase_fill_job {
+    const struct d2_conv2d_params *p;
+    const struct phase_geometry *g;
+    const float *x;             /* the group's first input channel */
+    float *phases;              /* [cg * s * s][phase_h][phase_w] */
+};
+
+/* Rows [begin, end) of the phase images: row r = channel' * phase_h + qy. */
+static void phase_fill_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct phase_fill_job *job = ctx;
+    const struct d2_conv2d_params *p = job->p;
+    const struct phase_geometry *g = job->g;
+    const int64_t s = g->s;
+    (void)thread;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t channel = r / g->phase_h, qy = r % g->phase_h;
+        int64_t c = channel / (s * s), py = channel % (s * s) / s, px = channel % s;
+        int64_t iy = s * qy + py;
+        float *dst = job->phases + r * g->phase_w;
+        if (iy >= p->in_h) {
+            memset(dst, 0, (size_t)g->phase_w * sizeof(float));
+            continue;
+        }
+        const float *src = job->x + (c * p->in_h + iy) * p->in_w + px;
+        /* columns qx with s*qx + px < in_w hold data, the rest are zero */
+        int64_t valid = p->in_w > px ? (p->in_w - px + s - 1) / s : 0;
+        if (valid > g->phase_w)
+            valid = g->phase_w;
+        for (int64_t qx = 0; qx < valid; qx++)
+            dst[qx] = src[qx * s];
+        for (int64_t qx = valid; qx < g->phase_w; qx++)
+            dst[qx] = 0.0f;
+    }
+}
+
+/* One image and group through the phase images and direct_conv. w: the group's weights. */
+static enum d2_status phase_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                                 const struct d2_conv2d_params *p, const struct phase_geometry *g, const float *x,
+                                 const float *w, const float *bias, const float *residual, bool relu, float *y,
+                                 struct d2_error *err)
+{
+    const int64_t s = g->s, cg = p->in_channels / p->group, mg = p->out_channels / p->group;
+    const int64_t channels = cg * s * s, taps = g->taps_y * g->taps_x;
+    const int64_t phase_floats = channels * g->phase_h * g->phase_w, w_floats = mg * channels * taps;
+    /* Slot 2 of thread 0 (direct_conv packs into slot D2_SCRATCH_SLOTS - 1; conv_tile uses
+     * no scratch). Weights first, then the phase images at a 64-byte boundary. */
+    const int64_t w_padded = (w_floats + 15) / 16 * 16;
+    float *buf = d2_threadpool_scratch(pool, 0, 2, (size_t)(w_padded + phase_floats) * sizeof(float));
+    if (!buf)
+        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory for %lld floats of phase images",
+                         (long long)phase_floats);
+    float *w_phase = buf, *phases = buf + w_padded;
+    /* W'[m][c*s*s + py*s + px][ty][tx] = W[m][c][ky][kx], ky = s*(ty + d_min_y) + py + pad_top. */
+    for (int64_t m = 0; m < mg; m++)
+        for (int64_t ch = 0; ch < channels; ch++) {
+            int64_t c = ch / (s * s), py = ch % (s * s) / s, px = ch % s;
+            for (int64_t ty = 0; ty < g->taps_y; ty++)
+                for (int64_t tx = 0; tx < g->taps_x; tx++) {
+                    int64_t ky = s * (ty + g->d_min_y) + py + p->pad_top;
+                    int64_t kx = s * (tx + g->d_min_x) + px + p->pad_left;
+                    bool real = ky >= 0 && ky < p->kernel_h && kx >= 0 && kx < p->kernel_w;
+                    w_phase[((m * channels + ch) * g->taps_y + ty) * g->taps_x + tx] =
+                        real ? w[((m * cg + c) * p->kernel_h + ky) * p->kernel_w + kx] : 0.0f;
+                }
+        }
+    struct phase_fill_job fill = { p, g, x, phases };
+    d2_threadpool_parallel_for(pool, channels * g->phase_h, 16, phase_fill_rows, &fill);
+    struct d2_conv2d_params q = {
+        .batch = 1, .in_channels = channels, .in_h = g->phase_h, .in_w = g->phase_w,
+        .out_channels = mg, .kernel_h = g->taps_y, .kernel_w = g->taps_x,
+        .stride_h = 1, .stride_w = 1, .pad_top = -g->d_min_y, .pad_left = -g->d_min_x,
+        .dilation_h = 1, .dilation_w = 1, .group = 1, .out_h = p->out_h, .out_w = p->out_w,
+    };
+    return direct_conv(kt, pool, &q, phases, w_phase, bias, residual, relu, y, err);
+}
+
 /* ---- conv ----------------------------------------------------------------------- */
 
 enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
@@ -350,6 +488,19 @@ enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadp
     if (cg == 1) {
         struct depthwise_job job = { kt, p, x, w, bias, residual, relu, y };
         d2_threadpool_parallel_for(pool, p->batch * p->out_channels, 1, depthwise_planes, &job);
+        return D2_OK;
+    }
+    struct phase_geometry phase;
+    if (phase_applies(kt, p, &phase)) {
+        for (int64_t n = 0; n < p->batch; n++)
+            for (int64_t g = 0; g < p->group; g++) {
+                int64_t y_offset = (n * p->out_channels + g * mg) * oplane;
+                enum d2_status st = phase_conv(kt, pool, p, &phase, x + (n * p->in_channels + g * cg) * iplane,
+                                               w + g * mg * kdepth, bias ? bias + g * mg : NULL,
+                                               residual ? residual + y_offset : NULL, relu, y + y_offset, err);
+                if (st != D2_OK)
+                    return st;
+            }
         return D2_OK;
     }
     if (direct_applies(kt, p)) {

@@ -225,6 +225,15 @@ static const struct conv_case conv_cases[] = {
     { "1,16,13,17", "20,16,3,3", "20", "{pads=[1,1,1,1]}", 144, false },           /* 3x3 same */
     { "1,3,23,19", "8,3,7,7", "8", "{strides=[2,2], pads=[3,3,3,3]}", 147, false }, /* stem */
     { "1,5,12,10", "7,5,3,3", "7", "{strides=[2,1], pads=[1,0,2,1], dilations=[1,2]}", 45, false },
+    /* Strided convs through the phase images (the stem path): odd sizes, batch 2,
+     * asymmetric pads, M not a multiple of the row tile, and a stem with no padding
+     * (s * out_w < in_w: falls back to the packed GEMM). */
+    { "2,3,37,51", "13,3,7,7", "13", "{strides=[2,2], pads=[3,3,3,3]}", 147, false },
+    { "1,3,30,61", "8,3,7,7", NULL, "{strides=[2,2], pads=[3,2,2,4]}", 147, false },
+    { "1,5,40,33", "9,5,7,7", "9", "{strides=[2,2], pads=[3,3,3,3], group=1}", 245, false },
+    { "1,4,25,26", "8,2,7,7", "8", "{strides=[2,2], pads=[3,3,3,3], group=2}", 98, false },
+    { "1,3,40,150", "16,3,7,7", "16", "{strides=[2,2], pads=[3,3,3,3]}", 147, false }, /* > 1 tile per row */
+    { "1,3,23,19", "8,3,7,7", "8", "{strides=[2,2]}", 147, false },               /* no padding: GEMM */
     { "2,6,9,9", "4,6,1,1", "4", "{strides=[2,2]}", 6, false },                     /* 1x1 stride 2 */
     { "1,8,10,10", "6,4,3,3", "6", "{group=2, pads=[1,1,1,1]}", 36, false },        /* grouped */
     { "1,6,11,9", "6,1,3,3", "6", "{group=6, pads=[1,1,1,1]}", 9, false },          /* depthwise */
