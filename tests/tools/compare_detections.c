@@ -28,13 +28,31 @@
 #define MASK_TOL 1e-4
 #define MATCH_FRACTION 0.99
 
+/* Every tensor load() filled (all in static storage), released at exit on every path:
+ * under LeakSanitizer (make SAN=1) a leak report ends the process before stdout, and
+ * with it the summary line, is flushed. */
+static struct d2_tensor *loaded[32];
+static int num_loaded;
+
+static void release_loaded(void)
+{
+    for (int i = 0; i < num_loaded; i++)
+        d2_tensor_release(loaded[i], d2_allocator_default());
+    num_loaded = 0;
+}
+
 static int load(const char *path, struct d2_tensor *t)
 {
     struct d2_error err = { 0 };
+    if (num_loaded == (int)(sizeof loaded / sizeof loaded[0])) {
+        printf("compare_detections: too many tensors\n");
+        return 0;
+    }
     if (d2_npy_read_file(path, NULL, t, &err) != D2_OK) {
         printf("compare_detections: %s\n", err.message);
         return 0;
     }
+    loaded[num_loaded++] = t;
     return 1;
 }
 
@@ -91,8 +109,8 @@ int main(int argc, char **argv)
     int k_boxes = -1, k_classes = -1, k_scores = -1, k_masks = -1, k_size = -1;
     int k_extra[8], num_extra = 0;
     double tol_extra[8], worst_extra[8] = { 0 };
-    struct d2_tensor oe[8], re[8];
-    struct d2_tensor ob, oc, os, om, osz, rb, rc, rs, rm, rsz;
+    static struct d2_tensor oe[8], re[8]; /* static: released by release_loaded() at exit */
+    static struct d2_tensor ob, oc, os, om, osz, rb, rc, rs, rm, rsz;
     int64_t n_out, n_ref, matched = 0;
     double worst_score = 0, worst_mask = 0, worst_iou = 1;
     unsigned char *used;
@@ -102,6 +120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: compare_detections OUT_DIR REF_DIR REF_PREFIX boxes=K classes=K scores=K [masks=K] [image_size=K]\n");
         return 2;
     }
+    atexit(release_loaded);
     for (int i = 4; i < argc; i++) {
         int *slot = NULL;
         const char *eq = strchr(argv[i], '=');
@@ -144,6 +163,8 @@ int main(int argc, char **argv)
         ok = 0;
     }
     used = calloc((size_t)n_out + 1, 1);
+    if (!used)
+        return 2;
     for (int64_t r = 0; r < n_ref; r++) {
         int64_t best = -1;
         double best_iou = 0;
@@ -176,6 +197,7 @@ int main(int argc, char **argv)
     for (int x = 0; x < num_extra; x++)
         if (worst_extra[x] > tol_extra[x])
             ok = 0;
+    free(used);
     if (k_size >= 0) {
         if (!load_out(argv[1], k_size, &osz) || !load_ref(argv[2], argv[3], "image_size", k_size, &rsz))
             return 1;
@@ -198,6 +220,5 @@ int main(int argc, char **argv)
         printf("%s: %lld/%lld reference detections matched (min IoU %.6f, max |dscore| %.2e%s)\n",
                ok ? "PASS" : "FAIL", (long long)matched, (long long)n_ref, worst_iou, worst_score, mask_part);
     }
-    free(used);
     return ok ? 0 : 1;
 }

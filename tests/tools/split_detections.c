@@ -37,15 +37,15 @@ int main(int argc, char **argv)
     if (d2_npy_read_file(path, NULL, &splits, &err) != D2_OK)
         return fail(err.message, NULL);
     int64_t images = d2_tensor_numel(&splits);
-    if (splits.rank != 1 || images < 1 || images > MAX_IMAGES)
-        return fail("batch_splits must be 1-D with 1..64 entries: ", path);
-    for (int64_t i = 0; i < images; i++) {
+    bool splits_ok = splits.rank == 1 && images >= 1 && images <= MAX_IMAGES;
+    for (int64_t i = 0; splits_ok && i < images; i++) {
         counts[i] = d2_load_i64(splits.data, splits.dtype, (size_t)i);
-        if (counts[i] < 0)
-            return fail("negative count in ", path);
+        splits_ok = counts[i] >= 0;
         total += counts[i];
     }
     d2_tensor_release(&splits, d2_allocator_default());
+    if (!splits_ok)
+        return fail("batch_splits must be 1-D with 1..64 non-negative entries: ", path);
     for (int k = 0; k < num_outputs; k++) {
         struct d2_tensor t;
         if (k == splits_k)
@@ -53,8 +53,10 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/out%d.npy", argv[1], k);
         if (d2_npy_read_file(path, NULL, &t, &err) != D2_OK)
             return fail(err.message, NULL);
-        if (t.rank < 1 || t.dims[0] != total)
+        if (t.rank < 1 || t.dims[0] != total) {
+            d2_tensor_release(&t, d2_allocator_default());
             return fail("leading dim is not the sum of batch_splits: ", path);
+        }
         size_t row = d2_dtype_size(t.dtype);
         for (int32_t d = 1; d < t.rank; d++)
             row *= (size_t)t.dims[d];
@@ -67,8 +69,10 @@ int main(int argc, char **argv)
             part.owns_data = false;
             first += counts[i];
             snprintf(path, sizeof path, "%s%lld/out%d.npy", argv[4], (long long)i, k);
-            if (d2_npy_write_file(path, &part, &err) != D2_OK)
+            if (d2_npy_write_file(path, &part, &err) != D2_OK) {
+                d2_tensor_release(&t, d2_allocator_default());
                 return fail(err.message, NULL);
+            }
         }
         d2_tensor_release(&t, d2_allocator_default());
     }
