@@ -82,10 +82,15 @@ static void avx512_sgemm_tile(int64_t k, const float *a, const float *b, float *
             countdown = prefetch_stride - 1;                                     \
         }
 
-static void avx512_conv_tile(int64_t channels, int32_t taps, const int64_t *tap_offset, const uint64_t *tap_mask,
-                             const float *a, const float *x, int64_t plane, float *c, int64_t ldc, int32_t m_valid,
-                             int32_t n_valid, bool accumulate, int32_t prefetch_stride, int32_t prefetch_phase,
-                             const struct d2_tile_epilogue *epilogue)
+/* Page-aligned: the speed of this function moved with where the linker put it, after
+ * changes to unrelated code (res2 3x3, 1 thread: 75-77% of peak at 0x...a40 and 0x...b00,
+ * 83-85% at 0x...0c0 and page-aligned; 64- and 256-byte alignment did not help; the cause,
+ * likely front-end or branch-predictor aliasing, was not pinned down: no PMU in the VM).
+ * Page alignment measured as fast as the best placement on every conv shape benchmarked. */
+__attribute__((aligned(4096))) static void
+avx512_conv_tile(int64_t channels, int32_t taps, const int64_t *tap_offset, const uint64_t *tap_mask, const float *a,
+                 const float *x, int64_t plane, float *c, int64_t ldc, int32_t m_valid, int32_t n_valid, bool accumulate,
+                 int32_t prefetch_stride, int32_t prefetch_phase, const struct d2_tile_epilogue *epilogue)
 {
 #define AVX512_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps(), \
                               c##i##_2 = _mm512_setzero_ps();
