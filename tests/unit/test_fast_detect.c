@@ -296,6 +296,12 @@ START_TEST(roi_align_shapes_and_modes)
         }
     roi_case(2, 3, 8, 8, 0, 5, false, "pooled_h=7, pooled_w=7", 0.25f);  /* no rois */
     roi_case(1, 64, 48, 40, 300, 5, false, "pooled_h=7, pooled_w=7", 0.125f);
+    /* The channels-in-SIMD (NHWC) path: enough samples per pixel, channel counts with and
+     * without a vector tail, batch 2, legacy and aligned, fixed and adaptive grids. */
+    roi_case(2, 19, 12, 10, 120, 5, false, "pooled_h=7, pooled_w=7", 0.5f);
+    roi_case(1, 24, 9, 13, 80, 4, false, "pooled_h=7, pooled_w=7, aligned=1", 1.0f);
+    roi_case(2, 33, 8, 6, 60, 4, true, "pooled_h=3, pooled_w=5, sampling_ratio=2", 0.25f);
+    roi_case(1, 8, 5, 7, 40, 5, false, "pooled_h=14, pooled_w=14, aligned=1", 1.0f);
 }
 END_TEST
 
