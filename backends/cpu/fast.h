@@ -60,10 +60,11 @@ struct d2_cpu_kernels {
      * the input's is, in flattened coordinates, a sum of shifted copies of the image,
      * one per tap, and the masks remove the padding. tap_mask NULL: every lane of every
      * tap is read (n_valid must then be nr). Lanes j >= n_valid must have clear mask
-     * bits; taps <= D2_CONV_MAX_TAPS. Prefetch: with prefetch_stride > 0, the next tile's
-     * data (x + nr, center tap) of the channels ch with ch % prefetch_stride == prefetch_phase
-     * is prefetched (the row tiles of one column tile split the prefetches between them, so
-     * the image streams in at the rate it is used instead of in one burst). */
+     * bits; taps <= D2_CONV_MAX_TAPS. Prefetch: with prefetch_stride > 0, the data of the
+     * tile after next (x + 2*nr, center tap) of the channels ch with ch % prefetch_stride ==
+     * prefetch_phase is prefetched (the row tiles of one column tile split the prefetches
+     * between them, so the image streams in at the rate it is used instead of in one burst;
+     * two tiles ahead: one tile's compute did not cover the DRAM latency of 1x1 layers). */
     void (*conv_tile)(int64_t channels, int32_t taps, const int64_t *tap_offset, const uint64_t *tap_mask,
                       const float *a, const float *x, int64_t plane, float *c, int64_t ldc, int32_t m_valid,
                       int32_t n_valid, bool accumulate, int32_t prefetch_stride, int32_t prefetch_phase,

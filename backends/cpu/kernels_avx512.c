@@ -65,8 +65,10 @@ static void avx512_sgemm_tile(int64_t k, const float *a, const float *b, float *
 /* The direct-convolution tile (fast.h, conv_tile): the 8 x 48 tile of the SGEMM, with B
  * read straight from the image instead of a packed panel. Tiles that touch the padding
  * use masked loads (masked-off lanes read nothing, so they cannot fault, and give 0);
- * the others plain loads. The next tile's data of the center tap is prefetched for a
- * share of the channels (fast.h). The epilogue is applied in registers before the store. */
+ * the others plain loads. The center tap's data of the tile after next is prefetched for
+ * a share of the channels (fast.h; two tiles ahead rather than one: res2 1x1 256->64 went
+ * from 65% to 82% of peak, 512->128 from 77% to 86%, 1 thread). The epilogue is applied
+ * in registers before the store. */
 #define AVX512_STEP(i)                                       \
         {                                                    \
             __m512 ai = _mm512_set1_ps(a[i]);                \
@@ -76,9 +78,9 @@ static void avx512_sgemm_tile(int64_t k, const float *a, const float *b, float *
         }
 #define AVX512_PREFETCH_NEXT(p)                                                  \
         if (countdown-- == 0) {                                                  \
-            _mm_prefetch((const char *)((p) + AVX512_NR), _MM_HINT_T0);          \
-            _mm_prefetch((const char *)((p) + AVX512_NR + 16), _MM_HINT_T0);     \
-            _mm_prefetch((const char *)((p) + AVX512_NR + 32), _MM_HINT_T0);     \
+            _mm_prefetch((const char *)((p) + 2 * AVX512_NR), _MM_HINT_T0);          \
+            _mm_prefetch((const char *)((p) + 2 * AVX512_NR + 16), _MM_HINT_T0);     \
+            _mm_prefetch((const char *)((p) + 2 * AVX512_NR + 32), _MM_HINT_T0);     \
             countdown = prefetch_stride - 1;                                     \
         }
 
