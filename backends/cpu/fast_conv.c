@@ -3,6 +3,8 @@
  * conv, per image and group g:  Y_g[Mg, OH*OW] = W_g[Mg, Cg*KH*KW] x col_g[Cg*KH*KW, OH*OW]
  *   - stride 1 with the output as wide as the input (1x1, 3x3 "same" and the like), when
  *     the table has a conv_tile: the direct path below, which reads the image in place;
+ *   - stride s >= 2 with mostly real taps on the s*s phase images (the 7x7 stem: 12
+ *     channels of 4x4 taps): the same direct path over the phase images (phase_conv);
  *   - 1x1, stride 1, no padding: col_g is X_g itself ([Cg, H*W], a plain matrix);
  *   - otherwise col_g is never materialized: the GEMM's B packing reads it straight
  *     from the image (implicit im2col, pack_b_conv), so memory stays O(packing block)
