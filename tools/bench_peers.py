@@ -4,7 +4,8 @@ torchvision detectors, in one run, on the same machine with the same threads.
 
 Run from the repo root with the torch venv (read-only; never pip install into it):
     /work/venv-torch/bin/python tools/bench_peers.py [--threads 2] [--iters 5]
-        [--warmup 1] [--models mask_rcnn,retinanet] [--skip-export] [--d2rt build/d2rt]
+        [--warmup 1] [--rounds 1] [--models mask_rcnn,retinanet] [--skip-export]
+        [--d2rt build/d2rt] [--d2rt-input ir|onnx] [--runtimes d2rt,ort,torch] [--json F]
 
 Models: torchvision Mask R-CNN R50-FPN and RetinaNet R50-FPN, full size, random
 weights (torch.manual_seed(0), weights=None, weights_backbone=None), one fixed
@@ -34,7 +35,9 @@ with os.wait4's rusage, belongs to that runtime alone): `d2rt bench` (its own
 min/median, parsed), onnxruntime (intra_op_num_threads=T, inter_op_num_threads=1,
 ORT_ENABLE_ALL, sequential) and PyTorch eager (torch.set_num_threads(T),
 set_num_interop_threads(1), inference_mode), each with W warm-up runs then N timed
-runs. Python children also report the RSS high-water mark right after their
+runs; with --rounds R the three take turns R times (a busy spell on a shared
+machine then hits all of them) and the table keeps the best min and the median of
+the rounds' medians. Python children also report the RSS high-water mark right after their
 imports (the interpreter and library baseline). Outputs are compared with PyTorch
 eager as the reference: a detection matches when one of the same class has
 IoU >= 0.999 (greedy, one to one); score and mask differences of matched pairs are
@@ -382,7 +385,7 @@ def d2rt_supports(d2rt, word):
     return word in (r.stdout + r.stderr)
 
 
-def bench_d2rt(args, name, model_path):
+def bench_d2rt(args, name, model_path, want_outputs=True):
     """`d2rt bench` (timed runs, per-op table) then `d2rt run --out` (outputs)."""
     inp = os.path.join(BENCH_DIR, "input.npy")
     cmd = [args.d2rt, "bench", model_path, inp, "--iters", str(args.iters),
@@ -396,13 +399,17 @@ def bench_d2rt(args, name, model_path):
     if not m:
         sys.stderr.write(f"cannot parse d2rt bench output:\n{text}\n")
         return None
+    g = re.search(r"\(([0-9.]+) GFLOP per run\)", text)
     out_dir = os.path.join(BENCH_DIR, "out", f"{name}_d2rt")
-    os.makedirs(out_dir, exist_ok=True)
-    rc2, _, _, _ = run_child([args.d2rt, "run", model_path, inp, "--out", out_dir,
-                              "--threads", str(args.threads)], child_env(args.threads))
+    rc2 = 1
+    if want_outputs:
+        os.makedirs(out_dir, exist_ok=True)
+        rc2, _, _, _ = run_child([args.d2rt, "run", model_path, inp, "--out", out_dir,
+                                  "--threads", str(args.threads)], child_env(args.threads))
     return {"min_ms": float(m.group(1)), "median_ms": float(m.group(2)), "peak_rss_mb": rss,
             "baseline_rss_mb": None, "out_dir": out_dir if rc2 == 0 else None,
-            "profile": parse_op_table(text), "bench_text": text}
+            "profile": parse_op_table(text), "bench_text": text,
+            "gflop_per_run": float(g.group(1)) if g else None}
 
 
 def parse_op_table(text):
@@ -422,7 +429,23 @@ def parse_op_table(text):
     return sorted(rows, key=lambda r: -r[2])
 
 
-def bench_python(args, name, which):
+def merge_rounds(acc, res):
+    """Rounds run the runtimes in turn, so a busy spell of a shared machine hits all
+    of them: keep the best min, the median of the rounds' medians, the largest peak
+    RSS, and the first round's outputs and profile."""
+    if acc is None or res is None:
+        return acc or res
+    acc.setdefault("round_medians", [acc["median_ms"]]).append(res["median_ms"])
+    acc.setdefault("round_mins", [acc["min_ms"]]).append(res["min_ms"])
+    acc["min_ms"] = min(acc["round_mins"])
+    acc["median_ms"] = float(np.median(acc["round_medians"]))
+    acc["peak_rss_mb"] = max(acc["peak_rss_mb"], res["peak_rss_mb"])
+    if res.get("profile") and res["min_ms"] <= acc["min_ms"]:
+        acc["profile"] = res["profile"]  # the per-op table of the fastest round
+    return acc
+
+
+def bench_python(args, name, which, want_outputs=True):
     out_dir = os.path.join(BENCH_DIR, "out", f"{name}_{which}")
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", which, "--model", name,
            "--threads", str(args.threads), "--iters", str(args.iters), "--warmup", str(args.warmup),
@@ -513,6 +536,8 @@ def main():
     p.add_argument("--d2rt", default=os.path.join(REPO, "build", "d2rt"), help="the d2rt binary")
     p.add_argument("--d2rt-input", choices=["ir", "onnx"], default="ir",
                    help="what d2rt bench loads: the compiled model.ir (default) or the ONNX file")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat the d2rt/ort/torch sequence R times (min over rounds, median of medians)")
     p.add_argument("--runtimes", default="d2rt,ort,torch", help="comma-separated subset of d2rt,ort,torch")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--profile-rows", type=int, default=12, help="d2rt per-op rows to print")
@@ -556,9 +581,14 @@ def main():
                 print(f"[compile] {name}: d2rt compile {wall:.1f} s", flush=True)
             model_path = ir_path
         r = {"meta": meta}
-        for rt in runtimes:
-            print(f"[run] {name}: {rt} (load {' '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)
-            r[rt] = bench_d2rt(args, name, model_path) if rt == "d2rt" else bench_python(args, name, rt)
+        for round_index in range(args.rounds):
+            for rt in runtimes:
+                print(f"[run] {name}: {rt}, round {round_index + 1}/{args.rounds} "
+                      f"(load {' '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)
+                first = round_index == 0
+                res = (bench_d2rt(args, name, model_path, first) if rt == "d2rt"
+                       else bench_python(args, name, rt, first))
+                r[rt] = res if first else merge_rounds(r.get(rt), res)
         names = meta["output_names"]
         ref = load_outputs(r["torch"]["out_dir"], names) if r.get("torch") else None
         for rt in runtimes:
@@ -578,7 +608,7 @@ def main():
 
 def print_report(args, facts, results, runtimes):
     print()
-    print(f"threads {args.threads}, iters {args.iters}, warmup {args.warmup}; "
+    print(f"threads {args.threads}, iters {args.iters}, warmup {args.warmup}, rounds {args.rounds}; "
           f"load average {facts['loadavg']} at start, {facts['loadavg_end']} at end")
     print()
     print("| model | runtime | min ms | median ms | d2rt/this (min) | d2rt/this (median) "
@@ -606,7 +636,8 @@ def print_report(args, facts, results, runtimes):
     for name, r in results.items():
         d = r.get("d2rt")
         if d and d["profile"]:
-            print(f"\nd2rt per-op profile, {name} (top {args.profile_rows} by ms/run):")
+            print(f"\nd2rt per-op profile, {name} (top {args.profile_rows} by ms/run; convolutions and "
+                  f"GEMMs: {d.get('gflop_per_run') or 0:.1f} GFLOP per run):")
             print("| op | count | ms/run | % | GFLOP/s |")
             print("|---|---|---|---|---|")
             for op, count, ms, pct, gf in d["profile"][:args.profile_rows]:
