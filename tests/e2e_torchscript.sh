@@ -57,8 +57,12 @@ run_tv_case() { # name model_dir
     echo "FAIL $name: d2rt run: $(tail -1 "$tmp/$name.log")" >"$tmp/$name.result"; return
   fi
   mkdir -p "$refs"
+  # scripted: a dict, its fields named in --out's names.txt; traced: a tuple ([0], [1], ...)
+  # in the order of the fixture's names.txt
+  local -a fields; mapfile -t fields <"$dir/names.txt"
   while read -r path; do
     field=${path##*.}
+    case "$field" in \[*) field=${fields[$k]};; esac
     case "$field" in
       boxes) args+=("boxes=$k");;
       labels) args+=("classes=$k");;
@@ -83,6 +87,7 @@ names="mask_rcnn_tracing mask_rcnn_tracing_alt retinanet_tracing retinanet_traci
 names="$names mask_rcnn_scripting_batch2 mask_rcnn_scripting_batch2_same_size"
 tv=tests/data/torchscript_models
 names="$names tv_retinanet_script tv_faster_rcnn_script tv_keypoint_rcnn_script tv_mask_rcnn_script"
+names="$names tv_retinanet_trace tv_faster_rcnn_trace tv_keypoint_rcnn_trace tv_mask_rcnn_trace"
 run_case mask_rcnn_tracing "$mr" input_image.npy eager__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case mask_rcnn_tracing_alt "$mr" input_image_alt.npy eager_alt__0_instances_ boxes=0 classes=1 masks=2 scores=3 image_size=4 &
 run_case retinanet_tracing "$rn" input_image.npy eager__0_instances_ boxes=0 classes=1 scores=2 image_size=3 &
@@ -100,6 +105,10 @@ run_tv_case tv_retinanet_script "$tv/tv_retinanet_script" &
 run_tv_case tv_faster_rcnn_script "$tv/tv_faster_rcnn_script" &
 run_tv_case tv_keypoint_rcnn_script "$tv/tv_keypoint_rcnn_script" &
 run_tv_case tv_mask_rcnn_script "$tv/tv_mask_rcnn_script" &
+run_tv_case tv_retinanet_trace "$tv/tv_retinanet_trace" &
+run_tv_case tv_faster_rcnn_trace "$tv/tv_faster_rcnn_trace" &
+run_tv_case tv_keypoint_rcnn_trace "$tv/tv_keypoint_rcnn_trace" &
+run_tv_case tv_mask_rcnn_trace "$tv/tv_mask_rcnn_trace" &
 wait
 
 fail=0

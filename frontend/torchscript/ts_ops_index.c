@@ -1,6 +1,6 @@
 /* frontend/torchscript/ts_ops_index.c: advanced indexing and data-dependent ops with
  * PyTorch semantics: index (x[mask], x[idx], x[i0, i1] with broadcasting),
- * index_put_, nonzero, topk, sort, gather, index_select, masked_fill.
+ * index_put_, nonzero, topk, sort, gather, index_select, masked_fill, scatter(_add)(_).
  *
  * aten::index takes a list of Optional[Tensor], one per leading dim:
  *   - a bool mask covering dims p..p+m-1 selects the positions where it is true
@@ -8,7 +8,7 @@
  *   - int tensors at adjacent positions are broadcast together and pick elements;
  *   - None keeps a dim whole.
  * Lowered onto gather (one int index), gather_nd (several, or a mask), and
- * scatter_nd for index_put_.
+ * scatter_nd for index_put_, scatter_elements for scatter.
  */
 #include "frontend/torchscript/ts_lower.h"
 
@@ -336,6 +336,92 @@ static enum d2_status gather(struct ts_lower *L, struct ts_call *c, struct tsv *
     return ts_ret_tensor(L, r, out);
 }
 
+/* torch's scatter reads src only over index's shape (src may be larger in any dim);
+ * scatter_elements wants updates of index's exact shape, so slice src down to it
+ * unless the static shapes already agree. */
+static d2_value_id src_over_index(struct ts_lower *L, d2_value_id src, d2_value_id index)
+{
+    const struct d2_type *ts = ts_type(L, src), *ti = ts_type(L, index);
+    int32_t rank = ts_rank(L, index);
+    bool same = ts_rank(L, src) == rank;
+    for (int32_t d = 0; same && d < rank; d++)
+        same = ti->dims[d] >= 0 && ts->dims[d] == ti->dims[d];
+    if (same)
+        return src;
+    for (int32_t d = 0; d < rank && src != D2_NO_VALUE; d++) {
+        int64_t zero = 0;
+        d2_value_id size;
+        int32_t n = ts_node(L, D2_OP_SHAPE, 1, &index, 1);
+        if (n < 0)
+            return D2_NO_VALUE;
+        ((struct d2_attrs_shape *)ts_attrs(L, n))->start = d;
+        ((struct d2_attrs_shape *)ts_attrs(L, n))->end = d + 1;
+        if (ts_finish(L, n, &size) != D2_OK)
+            return D2_NO_VALUE;
+        src = ts_slice1(L, src, d, ts_const_i64(L, &zero, 1, false), size, 1);
+    }
+    return src;
+}
+
+/* aten::scatter(_) (src tensor or value scalar, optional reduce="add"|"multiply") and
+ * aten::scatter_add(_): y = copy of self, y[.., index[i] at dim, ..] = src[i] (or
+ * combined), i over index's shape. A value scalar is expanded to index's shape. */
+static enum d2_status scatter_impl(struct ts_lower *L, struct ts_call *c, bool in_place, struct tsv **out)
+{
+    struct tsv *self = ts_arg(c, 0, "self"), *dim = ts_arg(c, 1, "dim"), *index = ts_arg(c, 2, "index");
+    struct tsv *src = ts_arg(c, 3, "src"), *reduce = ts_arg(c, 4, "reduce");
+    bool add = strstr(c->name, "scatter_add") != NULL;
+    int32_t reduction = add ? D2_REDUCTION_ADD : D2_REDUCTION_NONE;
+    d2_value_id in[3], r;
+    int64_t axis;
+    int32_t node;
+    enum d2_status st;
+    if (!src)
+        src = ts_arg(c, 3, "value");
+    if (!ts_is_tensor(self) || !ts_is_tensor(index) || !src || !dim || !ts_static_int(L, dim, &axis))
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s(self, dim, index, src|value) with a static dim", c->name);
+    if (reduce && reduce->kind == TSV_STR && !add) {
+        if (strcmp(reduce->u.s, "add") == 0)
+            reduction = D2_REDUCTION_ADD;
+        else if (strcmp(reduce->u.s, "multiply") == 0)
+            reduction = D2_REDUCTION_MUL;
+        else
+            return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: reduce=\"%s\"", c->name, reduce->u.s);
+    } else if (reduce && reduce->kind != TSV_NONE) {
+        return ts_fail(L, D2_ERR_UNSUPPORTED, "%s: reduce must be a static string", c->name);
+    }
+    in[0] = ts_use(L, self);
+    in[1] = ts_cast(L, ts_use(L, index), D2_DTYPE_I64);
+    if (in[0] == D2_NO_VALUE || in[1] == D2_NO_VALUE)
+        return L->err->code;
+    if (ts_norm_dim(L, axis, ts_rank(L, in[0]), &axis) != D2_OK)
+        return L->err->code;
+    if (ts_is_tensor(src)) {
+        in[2] = src_over_index(L, ts_cast(L, ts_use(L, src), ts_type(L, in[0])->dtype), in[1]);
+    } else {
+        d2_value_id ex[2] = { ts_number_as(L, src, ts_type(L, in[0])->dtype), ts_shape(L, in[1]) };
+        in[2] = ex[0] == D2_NO_VALUE || ex[1] == D2_NO_VALUE ? D2_NO_VALUE : ts_emit1(L, D2_OP_EXPAND, 2, ex);
+    }
+    if (in[2] == D2_NO_VALUE)
+        return L->err->code;
+    node = ts_node(L, D2_OP_SCATTER_ELEMENTS, 3, in, 1);
+    if (node < 0)
+        return L->err->code;
+    ((struct d2_attrs_scatter *)ts_attrs(L, node))->axis = axis;
+    ((struct d2_attrs_scatter *)ts_attrs(L, node))->reduction = reduction;
+    if (ts_finish(L, node, &r) != D2_OK)
+        return L->err->code;
+    if (in_place) {
+        if ((st = ts_tensor_assign(L, self, r)) != D2_OK)
+            return st;
+        return ret(L, self, out);
+    }
+    return ts_ret_tensor(L, r, out);
+}
+
+static enum d2_status scatter_copy(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return scatter_impl(L, c, false, out); }
+static enum d2_status scatter_(struct ts_lower *L, struct ts_call *c, struct tsv **out) { return scatter_impl(L, c, true, out); }
+
 static enum d2_status index_select(struct ts_lower *L, struct ts_call *c, struct tsv **out)
 {
     struct tsv *self = ts_arg(c, 0, "self"), *dim = ts_arg(c, 1, "dim"), *index = ts_arg(c, 2, "index");
@@ -376,6 +462,7 @@ const struct ts_op_entry ts_ops_index[] = {
     { "aten::nonzero", nonzero }, { "aten::nonzero_numpy", nonzero_numpy }, { "aten::topk", topk },
     { "aten::sort", sort }, { "aten::argsort", argsort }, { "aten::gather", gather },
     { "aten::index_select", index_select }, { "aten::masked_fill", masked_fill_copy },
-    { "aten::masked_fill_", masked_fill_ },
+    { "aten::masked_fill_", masked_fill_ }, { "aten::scatter", scatter_copy }, { "aten::scatter_", scatter_ },
+    { "aten::scatter_add", scatter_copy }, { "aten::scatter_add_", scatter_ },
     { NULL, NULL },
 };
