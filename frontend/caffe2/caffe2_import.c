@@ -31,6 +31,7 @@
 #include "frontend/caffe2/caffe2.pb-c.h"
 #include "frontend/caffe2/caffe2_internal.h"
 #include "frontend/frontend.h"
+#include "frontend/name_map.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,73 +136,9 @@ static D2rtCaffe2__NetDef *unpack_net(const void *data, size_t size, const struc
     return net;
 }
 
-/* ---- blob name -> current value (open addressing; keys borrowed from the nets) ---- */
+/* ---- blob name -> current value (frontend/name_map.h; keys borrowed from the nets) ---- */
 
 #define BLOB_NOT_COMPUTED 0xFFFFFFFFFFFFull /* an output d2rt does not compute (high bits: op index) */
-
-struct blob_map {
-    const char **keys;
-    uint64_t *vals;
-    uint32_t cap, count;
-    const struct d2_allocator *alloc;
-};
-
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
-static bool map_put(struct blob_map *m, const char *key, uint64_t val)
-{
-    if ((m->count + 1) * 2 > m->cap) {
-        uint32_t cap = m->cap ? m->cap * 2 : 256;
-        const char **keys = d2_calloc(m->alloc, cap, sizeof *keys);
-        uint64_t *vals = d2_calloc(m->alloc, cap, sizeof *vals);
-        if (!keys || !vals) {
-            d2_free(m->alloc, (void *)keys);
-            d2_free(m->alloc, vals);
-            return false;
-        }
-        for (uint32_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i])
-                continue;
-            uint32_t j = hash_str(m->keys[i]) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = m->keys[i];
-            vals[j] = m->vals[i];
-        }
-        d2_free(m->alloc, (void *)m->keys);
-        d2_free(m->alloc, m->vals);
-        m->keys = keys;
-        m->vals = vals;
-        m->cap = cap;
-    }
-    uint32_t j = hash_str(key) & (m->cap - 1);
-    while (m->keys[j] && strcmp(m->keys[j], key) != 0)
-        j = (j + 1) & (m->cap - 1);
-    if (!m->keys[j])
-        m->count++;
-    m->keys[j] = key;
-    m->vals[j] = val;
-    return true;
-}
-
-static bool map_get(const struct blob_map *m, const char *key, uint64_t *val)
-{
-    if (!m->cap)
-        return false;
-    for (uint32_t j = hash_str(key) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
-        if (strcmp(m->keys[j], key) == 0) {
-            *val = m->vals[j];
-            return true;
-        }
-    }
-    return false;
-}
 
 /* ---- importer state ---- */
 
@@ -209,8 +146,8 @@ struct importer {
     const struct d2_allocator *alloc;
     struct d2_error *err;
     struct d2_graph *g;
-    struct blob_map blobs;   /* blob -> value id, or BLOB_NOT_COMPUTED | op index << 48 */
-    struct blob_map names;   /* every value name handed out (keys in the graph arena) */
+    struct d2_name_map blobs;   /* blob -> value id, or BLOB_NOT_COMPUTED | op index << 48 */
+    struct d2_name_map names;   /* every value name handed out (keys in the graph arena) */
     struct c2_roi_images roi_images;
 };
 
@@ -220,12 +157,12 @@ static const char *fresh_name(struct importer *im, const char *blob)
     char buf[512];
     uint64_t unused;
     const char *name = blob;
-    for (uint32_t k = 1; map_get(&im->names, name, &unused) || d2_graph_find_value(im->g, name) != D2_NO_VALUE; k++) {
+    for (uint32_t k = 1; d2_name_map_get(&im->names, name, &unused) || d2_graph_find_value(im->g, name) != D2_NO_VALUE; k++) {
         snprintf(buf, sizeof buf, "%.480s_%u", blob, k);
         name = buf;
     }
     const char *interned = d2_graph_intern(im->g, name);
-    if (!interned || !map_put(&im->names, interned, 1)) {
+    if (!interned || !d2_name_map_put(&im->names, interned, 1)) {
         d2_errorf(im->err, D2_ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -235,7 +172,7 @@ static const char *fresh_name(struct importer *im, const char *blob)
 static enum d2_status bind(struct importer *im, const char *blob, uint64_t v)
 {
     const char *key = d2_graph_intern(im->g, blob);
-    if (!key || !map_put(&im->blobs, key, v))
+    if (!key || !d2_name_map_put(&im->blobs, key, v))
         return d2_errorf(im->err, D2_ERR_NOMEM, "out of memory");
     return D2_OK;
 }
@@ -450,7 +387,7 @@ static enum d2_status add_graph_inputs(struct importer *im, const D2rtCaffe2__Ne
         bool read = false;
         if (!blob || !*blob)
             return d2_errorf(im->err, D2_ERR_PARSE, "predict_net external_input %zu has no name", i);
-        if (map_get(&im->blobs, blob, &v))
+        if (d2_name_map_get(&im->blobs, blob, &v))
             continue; /* filled by the init net: a constant */
         for (size_t o = 0; o < net->n_op && !read; o++)
             for (size_t k = 0; k < net->op[o]->n_input && !read; k++)
@@ -513,7 +450,7 @@ static enum d2_status import_op(struct importer *im, const D2rtCaffe2__OperatorD
     for (size_t i = 0; i < op->n_input; i++) {
         uint64_t v;
         const char *blob = op->input[i] ? op->input[i] : "";
-        if (!map_get(&im->blobs, blob, &v)) {
+        if (!d2_name_map_get(&im->blobs, blob, &v)) {
             st = d2_errorf(im->err, D2_ERR_PARSE,
                            "%s: input %zu '%s' is not defined (no external input, init_net blob or earlier output)",
                            where, i, blob);
@@ -568,7 +505,7 @@ static enum d2_status add_graph_outputs(struct importer *im, const D2rtCaffe2__N
     for (size_t i = 0; i < net->n_external_output; i++) {
         const char *blob = net->external_output[i] ? net->external_output[i] : "";
         uint64_t v;
-        if (!map_get(&im->blobs, blob, &v))
+        if (!d2_name_map_get(&im->blobs, blob, &v))
             return d2_errorf(im->err, D2_ERR_PARSE, "external output '%s' is not produced by any operator", blob);
         if ((v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
             return d2_errorf(im->err, D2_ERR_UNSUPPORTED,
@@ -611,7 +548,7 @@ static enum d2_status add_batch_splits_output(struct importer *im, const D2rtCaf
         if (!op->type || strcmp(op->type, "BoxWithNMSLimit") != 0 || op->n_output < 4 || !op->output[0] ||
             !op->output[3] || !is_external_output(net, op->output[0]) || is_external_output(net, op->output[3]))
             continue;
-        if (!map_get(&im->blobs, op->output[3], &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
+        if (!d2_name_map_get(&im->blobs, op->output[3], &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
             return D2_OK;
         d2_value_id id = (d2_value_id)v;
         const char *name = fresh_name(im, "batch_splits_nms");
@@ -651,8 +588,8 @@ static enum d2_status add_retinanet_outputs(struct importer *im, const D2rtCaffe
         uint64_t vc, vd;
         snprintf(cls, sizeof cls, "box_cls_%u", level);
         snprintf(delta, sizeof delta, "box_delta_%u", level);
-        if (!is_external_output(net, cls) || !is_external_output(net, delta) || !map_get(&im->blobs, cls, &vc) ||
-            !map_get(&im->blobs, delta, &vd) || (vc & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED ||
+        if (!is_external_output(net, cls) || !is_external_output(net, delta) || !d2_name_map_get(&im->blobs, cls, &vc) ||
+            !d2_name_map_get(&im->blobs, delta, &vd) || (vc & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED ||
             (vd & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
             break;
         inputs[n++] = (d2_value_id)vc;
@@ -660,7 +597,7 @@ static enum d2_status add_retinanet_outputs(struct importer *im, const D2rtCaffe
     }
     if (n == 1)
         return D2_OK; /* not the caffe2_tracing RetinaNet outputs: leave the net as it is */
-    if (!map_get(&im->blobs, "im_info", &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
+    if (!d2_name_map_get(&im->blobs, "im_info", &v) || (v & BLOB_NOT_COMPUTED) == BLOB_NOT_COMPUTED)
         return d2_errorf(im->err, D2_ERR_PARSE, "RetinaNet net has no im_info input");
     inputs[0] = (d2_value_id)v;
 
@@ -749,7 +686,8 @@ struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_si
     memset(&im, 0, sizeof im);
     im.alloc = alloc;
     im.err = err;
-    im.blobs.alloc = im.names.alloc = alloc;
+    d2_name_map_init(&im.blobs, alloc);
+    d2_name_map_init(&im.names, alloc);
     net = unpack_net(predict, predict_size, alloc, &pba_predict, "predict_net", err);
     if (!net)
         return NULL;
@@ -783,10 +721,8 @@ struct d2_graph *d2_caffe2_import_buffers(const void *predict, size_t predict_si
         im.g = NULL;
     }
 done:
-    d2_free(alloc, (void *)im.blobs.keys);
-    d2_free(alloc, im.blobs.vals);
-    d2_free(alloc, (void *)im.names.keys);
-    d2_free(alloc, im.names.vals);
+    d2_name_map_free(&im.blobs);
+    d2_name_map_free(&im.names);
     if (init_net)
         d2rt_caffe2__net_def__free_unpacked(init_net, &pba_init);
     d2rt_caffe2__net_def__free_unpacked(net, &pba_predict);

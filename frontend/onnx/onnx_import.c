@@ -29,21 +29,21 @@ static void scope_init(struct onnx_scope *s, struct onnx_importer *imp, struct d
     s->imp = imp;
     s->g = g;
     s->body_name = NULL;
-    onnx_map_init(&s->values, imp->alloc);
-    onnx_map_init(&s->declared, imp->alloc);
+    d2_name_map_init(&s->values, imp->alloc);
+    d2_name_map_init(&s->declared, imp->alloc);
 }
 
 static void scope_free(struct onnx_scope *s)
 {
-    onnx_map_free(&s->values);
-    onnx_map_free(&s->declared);
+    d2_name_map_free(&s->values);
+    d2_name_map_free(&s->declared);
 }
 
 static enum d2_status bind(struct onnx_scope *s, const char *name, d2_value_id v)
 {
-    if (!onnx_map_put(&s->values, s->g->values[v].name, v))
+    if (!d2_name_map_put(&s->values, s->g->values[v].name, v))
         return d2_errorf(s->imp->err, D2_ERR_NOMEM, "out of memory");
-    if (strcmp(s->g->values[v].name, name) != 0 && !onnx_map_put(&s->values, name, v))
+    if (strcmp(s->g->values[v].name, name) != 0 && !d2_name_map_put(&s->values, name, v))
         return d2_errorf(s->imp->err, D2_ERR_NOMEM, "out of memory");
     return D2_OK;
 }
@@ -51,7 +51,7 @@ static enum d2_status bind(struct onnx_scope *s, const char *name, d2_value_id v
 static d2_value_id lookup(const struct onnx_scope *s, const char *name)
 {
     uint64_t v;
-    return onnx_map_get(&s->values, name, &v) ? (d2_value_id)v : D2_NO_VALUE;
+    return d2_name_map_get(&s->values, name, &v) ? (d2_value_id)v : D2_NO_VALUE;
 }
 
 /* ValueInfo type -> d2_type. Symbol names point into the protobuf (intern before keeping). */
@@ -197,7 +197,7 @@ static enum d2_status convert_node(struct onnx_scope *scope, const Onnx__NodePro
             goto done;
         /* A declared type helps only where inference leaves gaps; nodes just made
          * have unknown types until inferred below. */
-        if (onnx_map_get(&scope->declared, name, &vi) && scope->g->values[ctx.outputs[i]].producer >= (int32_t)first_new) {
+        if (d2_name_map_get(&scope->declared, name, &vi) && scope->g->values[ctx.outputs[i]].producer >= (int32_t)first_new) {
             struct d2_type t;
             struct d2_error ignored = {0}; /* an unusable declared type is just not used */
             if (type_from_value_info(&ignored, (const Onnx__ValueInfoProto *)(uintptr_t)vi, &t, "value") == D2_OK &&
@@ -247,10 +247,10 @@ static enum d2_status add_initializers(struct onnx_scope *scope, const Onnx__Gra
 static enum d2_status record_declared(struct onnx_scope *scope, const Onnx__GraphProto *gp)
 {
     for (size_t i = 0; i < gp->n_value_info; i++)
-        if (gp->value_info[i]->name && !onnx_map_put(&scope->declared, gp->value_info[i]->name, (uintptr_t)gp->value_info[i]))
+        if (gp->value_info[i]->name && !d2_name_map_put(&scope->declared, gp->value_info[i]->name, (uintptr_t)gp->value_info[i]))
             return d2_errorf(scope->imp->err, D2_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < gp->n_output; i++)
-        if (gp->output[i]->name && !onnx_map_put(&scope->declared, gp->output[i]->name, (uintptr_t)gp->output[i]))
+        if (gp->output[i]->name && !d2_name_map_put(&scope->declared, gp->output[i]->name, (uintptr_t)gp->output[i]))
             return d2_errorf(scope->imp->err, D2_ERR_NOMEM, "out of memory");
     return D2_OK;
 }
@@ -360,7 +360,7 @@ done:
 /* ---- free names of bodies ---- */
 
 struct def_frame {
-    struct onnx_name_map defs;
+    struct d2_name_map defs;
     const struct def_frame *up;
 };
 
@@ -368,7 +368,7 @@ static bool defined_in(const struct def_frame *f, const char *name)
 {
     uint64_t unused;
     for (; f; f = f->up)
-        if (onnx_map_get(&f->defs, name, &unused))
+        if (d2_name_map_get(&f->defs, name, &unused))
             return true;
     return false;
 }
@@ -404,15 +404,15 @@ static enum d2_status collect(struct onnx_node_ctx *ctx, const Onnx__GraphProto 
     enum d2_status st = D2_OK;
     if (depth > ONNX_MAX_GRAPH_DEPTH)
         return onnx_node_error(ctx, D2_ERR_UNSUPPORTED, "subgraphs nest too deeply");
-    onnx_map_init(&frame.defs, ctx->imp->alloc);
+    d2_name_map_init(&frame.defs, ctx->imp->alloc);
     bool ok = true;
     for (size_t i = 0; i < gp->n_input; i++)
-        ok = ok && (!gp->input[i]->name || onnx_map_put(&frame.defs, gp->input[i]->name, 0));
+        ok = ok && (!gp->input[i]->name || d2_name_map_put(&frame.defs, gp->input[i]->name, 0));
     for (size_t i = 0; i < gp->n_initializer; i++)
-        ok = ok && (!gp->initializer[i]->name || onnx_map_put(&frame.defs, gp->initializer[i]->name, 0));
+        ok = ok && (!gp->initializer[i]->name || d2_name_map_put(&frame.defs, gp->initializer[i]->name, 0));
     for (size_t n = 0; n < gp->n_node; n++)
         for (size_t i = 0; i < gp->node[n]->n_output; i++)
-            ok = ok && onnx_map_put(&frame.defs, gp->node[n]->output[i], 0);
+            ok = ok && d2_name_map_put(&frame.defs, gp->node[n]->output[i], 0);
     if (!ok) {
         st = d2_errorf(ctx->imp->err, D2_ERR_NOMEM, "out of memory");
         goto done;
@@ -432,7 +432,7 @@ static enum d2_status collect(struct onnx_node_ctx *ctx, const Onnx__GraphProto 
     for (size_t i = 0; i < gp->n_output && st == D2_OK; i++)
         st = use_name(ctx, &frame, gp->output[i]->name, caps, count, cap);
 done:
-    onnx_map_free(&frame.defs);
+    d2_name_map_free(&frame.defs);
     return st;
 }
 

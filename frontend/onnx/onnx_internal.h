@@ -16,6 +16,7 @@
 #define D2_FRONTEND_ONNX_INTERNAL_H
 
 #include "frontend/frontend.h"
+#include "frontend/name_map.h"
 #include "frontend/onnx/onnx.pb-c.h"
 
 /* Model opsets of the default domain the importer accepts. Versions above the last
@@ -25,18 +26,7 @@
 /* How deeply If/Loop bodies may nest (also bounds the protobuf pre-check). */
 #define ONNX_MAX_GRAPH_DEPTH 16
 
-/* ---- name map: string -> 64-bit value (open addressing, heap via d2_allocator) ---- */
-struct onnx_name_map {
-    const char **keys;  /* borrowed: must outlive the map */
-    uint64_t *vals;
-    uint32_t cap, count;
-    const struct d2_allocator *alloc;
-};
-void onnx_map_init(struct onnx_name_map *m, const struct d2_allocator *alloc);
-void onnx_map_free(struct onnx_name_map *m);
-/* false on allocation failure. Replaces an existing key's value. */
-bool onnx_map_put(struct onnx_name_map *m, const char *key, uint64_t val);
-bool onnx_map_get(const struct onnx_name_map *m, const char *key, uint64_t *val);
+/* ---- name map: frontend/name_map.h (struct d2_name_map) ---- */
 
 /* ---- importer state ---- */
 struct onnx_importer {
@@ -52,8 +42,8 @@ struct onnx_scope {
     struct onnx_importer *imp;
     struct d2_graph *g;
     const char *body_name;         /* NULL for the main graph, else the ONNX body's name */
-    struct onnx_name_map values;   /* ONNX name -> d2_value_id in g */
-    struct onnx_name_map declared; /* ONNX name -> const Onnx__ValueInfoProto * (value_info, outputs) */
+    struct d2_name_map values;   /* ONNX name -> d2_value_id in g */
+    struct d2_name_map declared; /* ONNX name -> const Onnx__ValueInfoProto * (value_info, outputs) */
 };
 
 /* One ONNX node being converted. */
