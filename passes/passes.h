@@ -54,6 +54,11 @@ enum d2_status d2_pass_infer_shapes(struct d2_graph *g, struct d2_error *err);
  * are cleaned too. Value ids are renumbered densely, in their old order. */
 enum d2_status d2_pass_dce(struct d2_graph *g, struct d2_error *err);
 
+/* A loop-carried value that starts empty and grows by concat(acc, unsqueeze(y, 0))
+ * each iteration becomes a scan output of y: linear instead of quadratic copying
+ * (passes/loop_concat_scan.c). */
+enum d2_status d2_pass_loop_concat_scan(struct d2_graph *g, struct d2_error *err);
+
 /* ---- detection lowering: dialect patterns onto the shared detection ops ---- */
 /* ONNX roi_align (avg mode) -> box_roi_align, aligned = (half_pixel)
  * (passes/lower_roi_align.c). */

@@ -23,6 +23,7 @@ static const struct d2_pass pipeline[] = {
     { "roialign_aligned", d2_pass_roialign_aligned, true },
     { "fold_constants", d2_pass_fold_constants, false },
     { "cse", d2_pass_cse, false },
+    { "loop_concat_scan", d2_pass_loop_concat_scan, false },
     { "fold_batch_norm", d2_pass_fold_batch_norm, false },
     { "fuse_conv", d2_pass_fuse_conv, false },
     { "dce", d2_pass_dce, false },

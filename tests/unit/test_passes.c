@@ -374,6 +374,75 @@ START_TEST(pipeline_keeps_results)
 }
 END_TEST
 
+
+/* ---- loop_concat_scan: the scan output equals the carried concat ---- */
+
+static const char append_loop_graph[] =
+    "graph main(%n: i64[], %img: f32[2,3]) {\n"
+    "  %empty: f32[0,2,3] = const []\n"
+    "  %zero: f32[] = const [0]\n"
+    "  %all: f32[?,2,3], %count: f32[] = loop(%n, _, %empty, %zero, %img) {num_carried=2} {\n"
+    "    graph body(%i: i64[], %cond: bool[], %acc: f32[?,2,3], %c: f32[], %x: f32[2,3]) {\n"
+    "      %axes: i64[1] = const [0]\n"
+    "      %one: f32[] = const [1]\n"
+    "      %fi: f32[] = cast(%i) {to=f32}\n"
+    "      %y: f32[?,?] = add(%x, %fi)\n"
+    "      %y1: f32[1,?,?] = unsqueeze(%y, %axes)\n"
+    "      %grown: f32[?,2,3] = concat(%acc, %y1) {axis=0}\n"
+    "      %c2: f32[] = add(%c, %one)\n"
+    "      return %cond, %grown, %c2\n"
+    "    }\n"
+    "  }\n"
+    "  return %all, %count\n"
+    "}\n";
+
+/* Same dtype, dims and bytes. */
+static void assert_same_tensor(const struct d2_tensor *a, const struct d2_tensor *b, int64_t trips)
+{
+    ck_assert_msg(a->dtype == b->dtype && a->rank == b->rank, "trips %lld: dtype or rank differs", (long long)trips);
+    for (int32_t d = 0; d < a->rank; d++)
+        ck_assert_msg(a->dims[d] == b->dims[d], "trips %lld: dim %d is %lld, was %lld", (long long)trips, (int)d,
+                      (long long)b->dims[d], (long long)a->dims[d]);
+    ck_assert(a->nbytes == b->nbytes);
+    ck_assert_msg(a->nbytes == 0 || memcmp(a->data, b->data, a->nbytes) == 0, "trips %lld: values differ",
+                  (long long)trips);
+}
+
+START_TEST(loop_concat_scan_keeps_results)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_graph *before = parse_text(append_loop_graph), *after = parse_text(append_loop_graph);
+    struct d2_pass_options options = { "loop_concat_scan,dce", NULL, NULL, NULL, true, false };
+    int64_t img_dims[2] = { 2, 3 };
+    struct d2_tensor in[2];
+
+    ck_assert_msg(d2_run_passes(after, &options, &err) == D2_OK, "%s", err.message);
+    ck_assert_int_eq(((const struct d2_attrs_loop *)after->nodes[0].attrs)->num_carried, 1);
+    ck_assert_int_eq(d2_tensor_alloc(&in[0], NULL, D2_DTYPE_I64, 0, NULL, &err), D2_OK);
+    ck_assert_int_eq(d2_tensor_alloc(&in[1], NULL, D2_DTYPE_F32, 2, img_dims, &err), D2_OK);
+    for (int i = 0; i < 6; i++)
+        ((float *)in[1].data)[i] = 0.5f * (float)i - 1.0f;
+    /* Zero trips (the empty initial value comes back, [0,2,3]), one, several. */
+    for (int64_t trips = 0; trips <= 3; trips++) {
+        struct d2_tensor want[2], got[2];
+        ((int64_t *)in[0].data)[0] = trips;
+        ck_assert_msg(d2_cpu_execute(before, in, 2, want, 2, NULL, &err) == D2_OK, "%s", err.message);
+        ck_assert_msg(d2_cpu_execute(after, in, 2, got, 2, NULL, &err) == D2_OK, "%s", err.message);
+        ck_assert_int_eq(want[0].dims[0], trips);
+        assert_same_tensor(&want[0], &got[0], trips);
+        assert_same_tensor(&want[1], &got[1], trips);
+        for (int k = 0; k < 2; k++) {
+            d2_tensor_release(&want[k], NULL);
+            d2_tensor_release(&got[k], NULL);
+        }
+    }
+    d2_tensor_release(&in[0], NULL);
+    d2_tensor_release(&in[1], NULL);
+    d2_graph_free(before);
+    d2_graph_free(after);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("passes");
@@ -387,6 +456,7 @@ int main(void)
     tcase_add_test(tc, verification_failure_names_the_pass);
     tcase_add_test(tc, specialize_request_and_errors);
     tcase_add_test(tc, pipeline_keeps_results);
+    tcase_add_test(tc, loop_concat_scan_keeps_results);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
