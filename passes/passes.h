@@ -92,6 +92,9 @@ enum d2_status d2_pass_cse(struct d2_graph *g, struct d2_error *err);
 enum d2_status d2_pass_fold_batch_norm(struct d2_graph *g, struct d2_error *err);
 /* conv + relu, conv + add(residual) (+ relu) -> fused_conv (passes/fuse_conv.c). */
 enum d2_status d2_pass_fuse_conv(struct d2_graph *g, struct d2_error *err);
+/* add(lateral, nearest integer upsampling of top by resize/upsample) -> upsample_add,
+ * when exactly equivalent (passes/fuse_upsample_add.c); runs before fuse_conv. */
+enum d2_status d2_pass_fuse_upsample_add(struct d2_graph *g, struct d2_error *err);
 /* Plan an offset in one activation arena for every statically sized intermediate of
  * the top-level graph (g->memory_plan; passes/memplan.c). Runs last: any other pass
  * drops the plan. */

@@ -25,6 +25,7 @@ static const struct d2_pass pipeline[] = {
     { "cse", d2_pass_cse, false },
     { "loop_concat_scan", d2_pass_loop_concat_scan, false },
     { "fold_batch_norm", d2_pass_fold_batch_norm, false },
+    { "fuse_upsample_add", d2_pass_fuse_upsample_add, false }, /* before fuse_conv takes the add */
     { "fuse_conv", d2_pass_fuse_conv, false },
     { "dce", d2_pass_dce, false },
     { "memplan", d2_pass_memplan, false }, /* last: other passes drop the plan */

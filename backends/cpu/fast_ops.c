@@ -376,6 +376,7 @@ enum d2_status d2_cpu_fast_conv_transpose(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_fused_conv(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_max_pool(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_average_pool(struct d2_kernel_ctx *ctx);
+enum d2_status d2_cpu_fast_upsample_add(struct d2_kernel_ctx *ctx); /* fast_upsample_add.c */
 
 d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op)
 {
@@ -391,6 +392,7 @@ d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op)
     case D2_OP_MUL: return d2_cpu_fast_mul;
     case D2_OP_MAX_POOL: return d2_cpu_fast_max_pool;
     case D2_OP_AVERAGE_POOL: return d2_cpu_fast_average_pool;
+    case D2_OP_UPSAMPLE_ADD: return d2_cpu_fast_upsample_add;
     default: {
         d2_cpu_kernel_fn detect = d2_cpu_fast_detect_kernel(op); /* fast_detect.h */
         return detect ? detect : d2_cpu_ref_kernel(op);
