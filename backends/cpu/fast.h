@@ -143,6 +143,19 @@ enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadp
                               const float *residual, bool relu, float *y, const struct d2_allocator *alloc,
                               struct d2_error *err);
 
+/* Winograd F(4x4, 3x3) convolution (fast_winograd.c): 3x3, stride 1, dilation 1, one
+ * group, pads >= 0 (d2_winograd_applies). cache: the session's transformed weights
+ * (NULL: transform per call). Same epilogue as d2_fast_conv2d; larger rounding error. */
+struct d2_winograd_cache;
+bool d2_winograd_applies(const struct d2_conv2d_params *p);
+enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                                  struct d2_winograd_cache *cache, const struct d2_conv2d_params *p, const float *x,
+                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
+                                  struct d2_error *err);
+struct d2_winograd_cache *d2_winograd_cache_new(const struct d2_allocator *alloc);  /* NULL: out of memory */
+void d2_winograd_cache_free(struct d2_winograd_cache *cache);
+bool d2_winograd_enabled_by_env(void);   /* D2RT_WINOGRAD is not "0" */
+
 /* ---- 3. executor kernels --------------------------------------------------- */
 
 /* The fast kernel for op: one of the fast kernels below or the reference kernel. */
@@ -155,6 +168,8 @@ struct d2_cpu_fast {
     const struct d2_cpu_kernels *kernels;
     struct d2_threadpool *pool;
     bool reference;             /* run the reference kernels only (D2RT_REFERENCE=1) */
+    /* Transformed 3x3 weights (fast_winograd.c); NULL: no Winograd (D2RT_WINOGRAD=0). */
+    struct d2_winograd_cache *winograd;
 };
 
 struct d2_cpu_fast_options {
@@ -176,6 +191,14 @@ enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_gra
                                    const struct d2_tensor *inputs, uint32_t num_inputs, struct d2_tensor *outputs,
                                    uint32_t num_outputs, const struct d2_allocator *alloc,
                                    d2_node_observer observer, void *observer_user, struct d2_error *err);
+
+/* A session's conv: Winograd where it applies and pays (fast_winograd.c), else
+ * d2_fast_conv2d. The conv and fused_conv kernels and d2rt bench run this. */
+enum d2_status d2_cpu_fast_conv2d(const struct d2_cpu_fast *fast, const struct d2_conv2d_params *p, const float *x,
+                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
+                                  struct d2_error *err);
+/* Convolutions the session computed by Winograd so far (tests, benchmarks). */
+int64_t d2_winograd_runs(const struct d2_cpu_fast *fast);
 
 /* The session state a fast kernel finds in its context (NULL: none; fall back). */
 const struct d2_cpu_fast *d2_cpu_fast_of(const struct d2_kernel_ctx *ctx);

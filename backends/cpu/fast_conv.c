@@ -616,8 +616,8 @@ static enum d2_status fast_conv_fused(struct d2_kernel_ctx *ctx, const struct d2
     *handled = true;
     if ((st = d2_nn_prepare_output(ctx, 0, D2_DTYPE_F32, x->rank, y_dims)) != D2_OK)
         return st;
-    return d2_fast_conv2d(fast->kernels, fast->pool, &p, x->data, w->data, b ? b->data : NULL,
-                          residual ? residual->data : NULL, relu, ctx->outputs[0].data, ctx->alloc, ctx->err);
+    return d2_cpu_fast_conv2d(fast, &p, x->data, w->data, b ? b->data : NULL, residual ? residual->data : NULL, relu,
+                              ctx->outputs[0].data, ctx->err);
 }
 
 enum d2_status d2_cpu_fast_conv(struct d2_kernel_ctx *ctx)

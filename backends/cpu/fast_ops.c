@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "fast_data.h"
 #include "fast_detect.h"
 #include "ref_nn.h"
 
@@ -52,8 +53,13 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
     fast->alloc = alloc;
     fast->kernels = kt;
     fast->reference = reference < 0 ? env_flag("D2RT_REFERENCE") : reference != 0;
+    if (d2_winograd_enabled_by_env() && !(fast->winograd = d2_winograd_cache_new(alloc))) {
+        d2_free(alloc, fast);
+        return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
+    }
     enum d2_status st = d2_threadpool_new(opts ? opts->threads : 0, alloc, &fast->pool, err);
     if (st != D2_OK) {
+        d2_winograd_cache_free(fast->winograd);
         d2_free(alloc, fast);
         return st;
     }
@@ -66,6 +72,7 @@ void d2_cpu_fast_free(struct d2_cpu_fast *fast)
     if (!fast)
         return;
     d2_threadpool_free(fast->pool);
+    d2_winograd_cache_free(fast->winograd);
     d2_free(fast->alloc, fast);
 }
 
@@ -338,14 +345,14 @@ static enum d2_status fast_binary(struct d2_kernel_ctx *ctx, enum elementwise_ki
     struct d2_tensor shape;
     struct elementwise_job job;
     if (!fast || !is_f32(a) || !is_f32(b))
-        return reference(ctx);
+        return d2_cpu_fast_broadcast_arith(ctx); /* i64 and the rest: fast_data.h */
     memset(&job, 0, sizeof job);
     if (!broadcast_rows(a, b, &shape, &job.row_len, &job.a_full, &job.b_full))
-        return reference(ctx);
+        return d2_cpu_fast_broadcast_arith(ctx);
     int64_t numel = d2_dims_numel(shape.rank, shape.dims);
-    /* Short rows make one call per few elements: the reference loop is as good. */
+    /* Short rows make one call per few elements: the general broadcast loops instead. */
     if (numel > 0 && job.row_len < 16 && numel / job.row_len > 1)
-        return reference(ctx);
+        return d2_cpu_fast_broadcast_arith(ctx);
     enum d2_status st = d2_nn_prepare_output(ctx, 0, D2_DTYPE_F32, shape.rank, shape.dims);
     if (st != D2_OK || numel == 0)
         return st;
@@ -394,6 +401,9 @@ d2_cpu_kernel_fn d2_cpu_fast_kernel(enum d2_op op)
     case D2_OP_AVERAGE_POOL: return d2_cpu_fast_average_pool;
     case D2_OP_UPSAMPLE_ADD: return d2_cpu_fast_upsample_add;
     default: {
+        d2_cpu_kernel_fn data = d2_cpu_fast_data_kernel(op); /* fast_data.h */
+        if (data)
+            return data;
         d2_cpu_kernel_fn detect = d2_cpu_fast_detect_kernel(op); /* fast_detect.h */
         return detect ? detect : d2_cpu_ref_kernel(op);
     }

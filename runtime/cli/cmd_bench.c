@@ -218,7 +218,7 @@ struct conv_ctx {
 static enum d2_status run_conv(void *ctx, struct d2_error *err)
 {
     struct conv_ctx *c = ctx;
-    return d2_fast_conv2d(c->fast->kernels, c->fast->pool, &c->p, c->x, c->w, c->bias, NULL, false, c->y, NULL, err);
+    return d2_cpu_fast_conv2d(c->fast, &c->p, c->x, c->w, c->bias, NULL, false, c->y, err); /* D2RT_WINOGRAD */
 }
 
 static float *filled(int64_t n)

@@ -1,0 +1,461 @@
+/* backends/cpu/fast_winograd.c: 3x3 stride-1 f32 convolution by Winograd's minimal
+ * filtering F(4x4, 3x3), and the session entry point that picks it or the direct and
+ * GEMM paths of fast_conv.c (d2_cpu_fast_conv2d, fast.h).
+ *
+ * Algorithm (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks"): the
+ * output is cut into 4x4 tiles; tile t of input channel c is the 6x6 input patch d
+ * under it (zeros in the padding), transformed V = B^T d B; filter (m, c) is
+ * transformed U = G g G^T (6x6). In the transformed domain the 3x3 convolution of a
+ * tile is an elementwise product summed over channels, i.e. 36 independent GEMMs
+ *     M_xi[m][t] = sum_c U_xi[m][c] V_xi[c][t]        (xi = 0..35, the 6x6 positions)
+ * and the output tile is A^T M A (4x4). 36 multiply-adds per tile and channel pair
+ * instead of 144: 4x fewer in the GEMMs, plus the transforms (O(C + M) per tile).
+ *
+ * Data flow, per band of tile rows (a tile row: one image row of 4x4 tiles; rows of
+ * all images of the batch are numbered together, so the mask head's 86 14x14 images
+ * make one GEMM of 86*16 tiles, not 86 small ones):
+ *   1. input transform, parallel over (channel, tile row): V into the GEMM's packed
+ *      B panels, V[xi][panel][c][nr] (tile t of the band is lane t % nr of panel t / nr);
+ *   2. the 36 GEMMs, parallel over xi, through the table's SGEMM micro-kernel on
+ *      pre-packed operands: U[xi][m / mr][c][mr] (packed once per weight, cached) and
+ *      V; results M[xi][m][ldm] (tiles contiguous);
+ *   3. output transform, parallel over (output channel, tile row), with bias, residual
+ *      and relu (fused_conv's epilogue) applied to each output row.
+ * Bands hold about WINO_BAND_BYTES of V and M, so they stay in the last-level cache
+ * between the phases. The row transforms are written once with vector extensions
+ * (fast_winograd_rows.h) and compiled per ISA with target attributes.
+ *
+ * Numerics: the transforms are exact in real arithmetic but their f32 rounding grows
+ * with the interpolation points' magnitudes (2, 4, 8 in A^T; 4, 5 in B^T): F(4x4, 3x3)
+ * errors are about 10-50x those of direct f32 accumulation, relative to
+ * sum |w| |x| per output (bounded in tests/unit/test_winograd.c; measured on R50-FPN
+ * layers in docs/BENCHMARKS.md, "Winograd"). Weights are transformed in double.
+ *
+ * When it runs (wino_applies): 3x3, stride 1, dilation 1, one group, non-negative pads,
+ * f32, a session whose D2RT_WINOGRAD is not 0, and a layer big enough to pay for the
+ * transforms (rule and measurements at wino_pays).
+ *
+ * Transformed weights are cached per session (struct d2_winograd_cache, hung off
+ * struct d2_cpu_fast), keyed by the weight pointer, shape and micro-tile height, with
+ * a fingerprint of sampled weight values so a buffer reused for other weights is
+ * transformed again; model weights are constants, so each is transformed once per
+ * session. The cache is guarded by a mutex and bounded (WINO_CACHE_MAX_BYTES);
+ * past the bound weights are transformed per call into scratch memory. */
+#include "fast.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tunables ------------------------------------------------------------------ */
+
+/* Target bytes of a band's V and M buffers (L3 is 32 MiB on the benchmark machine). */
+#define WINO_BAND_BYTES (8ll << 20)
+/* Transformed weights kept per session at most (4x the 3x3 weights: R50-FPN Mask
+ * R-CNN's 3x3 layers need about 250 MiB). */
+#define WINO_CACHE_MAX_BYTES ((size_t)1 << 30)
+/* Tile-row vectors are padded to a multiple of this many floats (every ISA's lanes). */
+#define WINO_TILE_LANES 16
+/* Sampled weights in a fingerprint. */
+#define WINO_FINGERPRINT 32
+
+/* ---- the cache ------------------------------------------------------------------- */
+
+struct wino_entry {
+    const float *w;                 /* the weights it was made from (not owned) */
+    int64_t out_channels, in_channels;
+    int32_t mr;
+    uint32_t fingerprint[WINO_FINGERPRINT];
+    float *u;                       /* [36][ceil(M / mr)][C][mr], owned */
+    size_t bytes;
+    struct wino_entry *next;
+};
+
+struct d2_winograd_cache {
+    const struct d2_allocator *alloc;
+    pthread_mutex_t lock;
+    struct wino_entry *entries;
+    size_t bytes;
+    atomic_llong runs;              /* convolutions computed by Winograd (tests, benchmarks) */
+};
+
+struct d2_winograd_cache *d2_winograd_cache_new(const struct d2_allocator *alloc)
+{
+    struct d2_winograd_cache *cache = d2_calloc(alloc, 1, sizeof *cache);
+    if (!cache)
+        return NULL;
+    cache->alloc = alloc;
+    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+        d2_free(alloc, cache);
+        return NULL;
+    }
+    atomic_init(&cache->runs, 0);
+    return cache;
+}
+
+void d2_winograd_cache_free(struct d2_winograd_cache *cache)
+{
+    if (!cache)
+        return;
+    for (struct wino_entry *e = cache->entries, *next; e; e = next) {
+        next = e->next;
+        d2_free(cache->alloc, e->u);
+        d2_free(cache->alloc, e);
+    }
+    pthread_mutex_destroy(&cache->lock);
+    d2_free(cache->alloc, cache);
+}
+
+bool d2_winograd_enabled_by_env(void)
+{
+    const char *v = getenv("D2RT_WINOGRAD");
+    return !(v && strcmp(v, "0") == 0);
+}
+
+int64_t d2_winograd_runs(const struct d2_cpu_fast *fast)
+{
+    return fast && fast->winograd ? (int64_t)atomic_load(&fast->winograd->runs) : 0;
+}
+
+static void fingerprint_of(const float *w, int64_t count, uint32_t *out)
+{
+    for (int i = 0; i < WINO_FINGERPRINT; i++) {
+        int64_t at = count <= 1 ? 0 : (int64_t)((double)i * (double)(count - 1) / (WINO_FINGERPRINT - 1));
+        memcpy(&out[i], &w[at], sizeof out[i]);
+    }
+}
+
+/* ---- weight transform: U = G g G^T, in double ------------------------------------ */
+
+static const double wino_g[6][3] = {
+    { 1.0 / 4, 0, 0 },
+    { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+    { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+    { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+    { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+    { 0, 0, 1 },
+};
+
+struct weight_job {
+    const float *w;
+    float *u;
+    int64_t m, c, m_panels;
+    int32_t mr;
+};
+
+/* Rows [begin, end) of the padded output channels (rows >= m are zero). */
+static void transform_weight_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct weight_job *job = ctx;
+    const int64_t mr = job->mr, c_count = job->c, panel_floats = job->c * mr;
+    (void)thread;
+    for (int64_t m = begin; m < end; m++) {
+        float *base = job->u + (m / mr) * panel_floats + m % mr;
+        for (int64_t c = 0; c < c_count; c++) {
+            double u[6][6] = { { 0 } };
+            if (m < job->m) {
+                const float *g = job->w + (m * c_count + c) * 9;
+                double gg[6][3];
+                for (int a = 0; a < 6; a++)
+                    for (int j = 0; j < 3; j++)
+                        gg[a][j] = wino_g[a][0] * g[j] + wino_g[a][1] * g[3 + j] + wino_g[a][2] * g[6 + j];
+                for (int a = 0; a < 6; a++)
+                    for (int b = 0; b < 6; b++)
+                        u[a][b] = gg[a][0] * wino_g[b][0] + gg[a][1] * wino_g[b][1] + gg[a][2] * wino_g[b][2];
+            }
+            for (int xi = 0; xi < 36; xi++)
+                base[xi * job->m_panels * panel_floats + c * mr] = (float)u[xi / 6][xi % 6];
+        }
+    }
+}
+
+static size_t weight_floats(int64_t m, int64_t c, int32_t mr)
+{
+    return (size_t)(36 * ((m + mr - 1) / mr) * mr * c);
+}
+
+static void transform_weights(struct d2_threadpool *pool, const float *w, int64_t m, int64_t c, int32_t mr,
+                              float *u)
+{
+    struct weight_job job = { w, u, m, c, (m + mr - 1) / mr, mr };
+    d2_threadpool_parallel_for(pool, job.m_panels * mr, 4, transform_weight_rows, &job);
+}
+
+/* The transformed weights of w: from the cache, made and cached, or (cache full or
+ * absent) made in thread 0's scratch slot 2. NULL: out of memory. */
+static const float *transformed_weights(struct d2_winograd_cache *cache, struct d2_threadpool *pool,
+                                        const float *w, int64_t m, int64_t c, int32_t mr)
+{
+    const size_t floats = weight_floats(m, c, mr), bytes = floats * sizeof(float);
+    uint32_t fp[WINO_FINGERPRINT];
+    fingerprint_of(w, m * c * 9, fp);
+    if (cache) {
+        const float *found = NULL;
+        pthread_mutex_lock(&cache->lock);
+        for (struct wino_entry *e = cache->entries; e && !found; e = e->next) {
+            if (e->w != w || e->out_channels != m || e->in_channels != c || e->mr != mr)
+                continue;
+            if (memcmp(e->fingerprint, fp, sizeof fp) != 0) { /* the buffer holds other weights now */
+                transform_weights(pool, w, m, c, mr, e->u);
+                memcpy(e->fingerprint, fp, sizeof fp);
+            }
+            found = e->u;
+        }
+        if (!found && cache->bytes + bytes <= WINO_CACHE_MAX_BYTES) {
+            struct wino_entry *e = d2_calloc(cache->alloc, 1, sizeof *e);
+            float *u = e ? d2_alloc(cache->alloc, bytes) : NULL;
+            if (u) {
+                transform_weights(pool, w, m, c, mr, u);
+                e->w = w;
+                e->out_channels = m;
+                e->in_channels = c;
+                e->mr = mr;
+                memcpy(e->fingerprint, fp, sizeof fp);
+                e->u = u;
+                e->bytes = bytes;
+                e->next = cache->entries;
+                cache->entries = e;
+                cache->bytes += bytes;
+                found = u;
+            } else {
+                d2_free(cache->alloc, e);
+            }
+        }
+        pthread_mutex_unlock(&cache->lock);
+        if (found)
+            return found;
+    }
+    float *u = d2_threadpool_scratch(pool, 0, 2, bytes);
+    if (u)
+        transform_weights(pool, w, m, c, mr, u);
+    return u;
+}
+
+/* ---- bands ------------------------------------------------------------------------- */
+
+struct wino_band {
+    const struct d2_cpu_kernels *kt;
+    struct d2_threadpool *pool;
+    const struct d2_conv2d_params *p;
+    const float *x, *u, *bias, *residual;
+    bool relu;
+    float *y;
+    float *v;                   /* [36][panel_stride][C][nr] */
+    float *mbuf;                /* [36][M][ldm] */
+    int64_t tiles_h, tiles_w;   /* tiles per image column / row */
+    int64_t tw_pad;             /* tiles_w rounded up to WINO_TILE_LANES */
+    int64_t phase_len;          /* floats per column phase of an input row (tw_pad + lanes) */
+    int64_t row0, rows;         /* the band: global tile rows [row0, row0 + rows) */
+    int64_t panel_stride;       /* B panels per position in V (the largest band's) */
+    int64_t panels;             /* B panels of the current band */
+    int64_t ldm, m_panels;      /* row stride of M; mr-row panels of U */
+    void (*input_row)(const struct wino_band *b, int64_t c, int64_t row, float *scratch);
+    void (*output_row)(const struct wino_band *b, int64_t m, int64_t row, float *scratch);
+    atomic_bool out_of_memory;
+};
+
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+#endif
+#define WINO_ISA generic
+#define WINO_LANES 4
+#define WINO_TARGET
+#include "fast_winograd_rows.h"
+#undef WINO_ISA
+#undef WINO_LANES
+#undef WINO_TARGET
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WINO_HAVE_X86 1
+#define WINO_ISA avx2
+#define WINO_LANES 8
+#define WINO_TARGET __attribute__((target("avx2,fma")))
+#include "fast_winograd_rows.h"
+#undef WINO_ISA
+#undef WINO_LANES
+#undef WINO_TARGET
+#define WINO_ISA avx512
+#define WINO_LANES 16
+#define WINO_TARGET __attribute__((target("avx512f,avx2,fma")))
+#include "fast_winograd_rows.h"
+#undef WINO_ISA
+#undef WINO_LANES
+#undef WINO_TARGET
+#endif
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+
+/* Floats of per-thread scratch the row transforms need. */
+static size_t wino_row_scratch(const struct wino_band *b)
+{
+    size_t in = (size_t)(24 * b->phase_len + 36 * b->tw_pad);
+    size_t out = (size_t)(16 * WINO_TILE_LANES + 16 * b->tw_pad);
+    return in > out ? in : out;
+}
+
+static void input_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    struct wino_band *b = ctx;
+    float *scratch = d2_threadpool_scratch(b->pool, thread, 0, wino_row_scratch(b) * sizeof(float));
+    if (!scratch) {
+        atomic_store(&b->out_of_memory, true);
+        return;
+    }
+    for (int64_t i = begin; i < end; i++)
+        b->input_row(b, i / b->rows, i % b->rows, scratch);
+}
+
+static void output_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    struct wino_band *b = ctx;
+    float *scratch = d2_threadpool_scratch(b->pool, thread, 0, wino_row_scratch(b) * sizeof(float));
+    if (!scratch) {
+        atomic_store(&b->out_of_memory, true);
+        return;
+    }
+    for (int64_t i = begin; i < end; i++)
+        b->output_row(b, i / b->rows, i % b->rows, scratch);
+}
+
+/* The GEMMs of positions xi in [begin, end): M_xi = U_xi V_xi, K in blocks of the
+ * table's kc (a B panel stays in L1), B panels outer, all rows of A inner (U_xi, at
+ * most M * kc floats, stays in L2). */
+static void gemm_positions(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct wino_band *b = ctx;
+    const struct d2_cpu_kernels *kt = b->kt;
+    const int64_t mr = kt->mr, nr = kt->nr, c_count = b->p->in_channels, m_count = b->p->out_channels;
+    const int64_t tiles = b->rows * b->tiles_w;
+    (void)thread;
+    for (int64_t xi = begin; xi < end; xi++) {
+        const float *u = b->u + xi * b->m_panels * mr * c_count;
+        const float *v = b->v + xi * b->panel_stride * c_count * nr;
+        float *mb = b->mbuf + xi * m_count * b->ldm;
+        for (int64_t k0 = 0; k0 < c_count; k0 += kt->kc) {
+            int64_t kcur = c_count - k0 < kt->kc ? c_count - k0 : kt->kc;
+            for (int64_t q = 0; q < b->panels; q++) {
+                int32_t cols = (int32_t)(tiles - q * nr < nr ? tiles - q * nr : nr);
+                const float *bp = v + (q * c_count + k0) * nr;
+                for (int64_t i = 0; i < b->m_panels; i++) {
+                    int32_t rows = (int32_t)(m_count - i * mr < mr ? m_count - i * mr : mr);
+                    kt->sgemm_tile(kcur, u + (i * c_count + k0) * mr, bp, mb + i * mr * b->ldm + q * nr, b->ldm,
+                                   rows, cols, k0 > 0);
+                }
+            }
+        }
+    }
+}
+
+/* ---- when it runs -------------------------------------------------------------------- */
+
+bool d2_winograd_applies(const struct d2_conv2d_params *p)
+{
+    /* With stride and dilation 1 the output geometry (bottom and right pads included)
+     * is out_h x out_w at offset (-pad_top, -pad_left); reads outside the image are 0. */
+    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 &&
+           p->dilation_w == 1 && p->group == 1 && p->pad_top >= 0 && p->pad_left >= 0 && p->batch > 0 &&
+           p->in_channels > 0 && p->out_channels > 0 && p->out_h > 0 && p->out_w > 0;
+}
+
+/* Does Winograd pay for this layer? (measured: see WINO_MIN_*) */
+static bool wino_pays(const struct d2_conv2d_params *p)
+{
+    return p->in_channels >= 16 && p->out_channels >= 16 && p->batch * p->out_h * p->out_w >= 64;
+}
+
+/* ---- the convolution ------------------------------------------------------------------- */
+
+enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                                  struct d2_winograd_cache *cache, const struct d2_conv2d_params *p, const float *x,
+                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
+                                  struct d2_error *err)
+{
+    struct wino_band b;
+    memset(&b, 0, sizeof b);
+    b.kt = kt;
+    b.pool = pool;
+    b.p = p;
+    b.x = x;
+    b.bias = bias;
+    b.residual = residual;
+    b.relu = relu;
+    b.y = y;
+    b.input_row = wino_input_row_generic;
+    b.output_row = wino_output_row_generic;
+#ifdef WINO_HAVE_X86
+    if (strcmp(kt->name, "avx512") == 0) {
+        b.input_row = wino_input_row_avx512;
+        b.output_row = wino_output_row_avx512;
+    } else if (strcmp(kt->name, "avx2") == 0) {
+        b.input_row = wino_input_row_avx2;
+        b.output_row = wino_output_row_avx2;
+    }
+#endif
+    const int64_t c_count = p->in_channels, m_count = p->out_channels, mr = kt->mr, nr = kt->nr;
+    b.u = transformed_weights(cache, pool, w, m_count, c_count, kt->mr);
+    if (!b.u)
+        return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for %lld x %lld transformed weights",
+                         (long long)m_count, (long long)c_count);
+    b.m_panels = (m_count + mr - 1) / mr;
+    b.tiles_h = (p->out_h + 3) / 4;
+    b.tiles_w = (p->out_w + 3) / 4;
+    b.tw_pad = (b.tiles_w + WINO_TILE_LANES - 1) / WINO_TILE_LANES * WINO_TILE_LANES;
+    b.phase_len = b.tw_pad + WINO_TILE_LANES;
+    /* Band rows: V and M of about WINO_BAND_BYTES, at least one row and two B panels. */
+    const int64_t total_rows = p->batch * b.tiles_h;
+    const int64_t bytes_per_tile = 36 * (c_count + m_count) * (int64_t)sizeof(float);
+    int64_t band_tiles = WINO_BAND_BYTES / bytes_per_tile;
+    if (band_tiles < 2 * nr)
+        band_tiles = 2 * nr;
+    int64_t band_rows = band_tiles / b.tiles_w;
+    if (band_rows < 1)
+        band_rows = 1;
+    if (band_rows > total_rows)
+        band_rows = total_rows;
+    /* even bands: the last one is not a sliver */
+    int64_t bands = (total_rows + band_rows - 1) / band_rows;
+    band_rows = (total_rows + bands - 1) / bands;
+    const int64_t max_tiles = band_rows * b.tiles_w;
+    b.panel_stride = (max_tiles + nr - 1) / nr;
+    b.ldm = b.panel_stride * nr;
+    const size_t v_floats = (size_t)(36 * b.panel_stride * c_count * nr);
+    const size_t m_floats = (size_t)(36 * m_count * b.ldm + b.tw_pad);   /* + the last row's vector overrun */
+    float *buf = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, (v_floats + m_floats) * sizeof(float));
+    if (!buf)
+        return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for a band of %lld tiles",
+                         (long long)max_tiles);
+    b.v = buf;
+    b.mbuf = buf + v_floats;
+    atomic_init(&b.out_of_memory, false);
+    for (int64_t row0 = 0; row0 < total_rows; row0 += band_rows) {
+        b.row0 = row0;
+        b.rows = total_rows - row0 < band_rows ? total_rows - row0 : band_rows;
+        const int64_t tiles = b.rows * b.tiles_w, panels = (tiles + nr - 1) / nr;
+        /* Lanes past the last tile of the last panel: zero, so the GEMM reads defined values. */
+        if (tiles % nr)
+            for (int64_t xi = 0; xi < 36; xi++)
+                for (int64_t c = 0; c < c_count; c++)
+                    memset(b.v + ((xi * b.panel_stride + panels - 1) * c_count + c) * nr + tiles % nr, 0,
+                           (size_t)(nr - tiles % nr) * sizeof(float));
+        b.panels = panels;
+        d2_threadpool_parallel_for(pool, c_count * b.rows, 1, input_rows, &b);
+        d2_threadpool_parallel_for(pool, 36, 1, gemm_positions, &b);
+        d2_threadpool_parallel_for(pool, m_count * b.rows, 1, output_rows, &b);
+        if (atomic_load(&b.out_of_memory))
+            return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for row buffers");
+    }
+    if (cache)
+        atomic_fetch_add(&cache->runs, 1);
+    return D2_OK;
+}
+
+enum d2_status d2_cpu_fast_conv2d(const struct d2_cpu_fast *fast, const struct d2_conv2d_params *p, const float *x,
+                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
+                                  struct d2_error *err)
+{
+    if (fast->winograd && d2_winograd_applies(p) && wino_pays(p))
+        return d2_winograd_conv2d(fast->kernels, fast->pool, fast->winograd, p, x, w, bias, residual, relu, y, err);
+    return d2_fast_conv2d(fast->kernels, fast->pool, p, x, w, bias, residual, relu, y, fast->alloc, err);
+}
