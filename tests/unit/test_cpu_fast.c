@@ -257,6 +257,16 @@ static const struct conv_case conv_cases[] = {
     { "2,4,3,5", "4,2,3,3", "4", "{strides=[2,2], pads=[1,0,1,1], group=2}", 2, true },
     { "1,3,4,4", "3,2,3,3", NULL, "{strides=[2,2], output_padding=[1,1], dilations=[1,2]}", 3, true },
     { "1,5,6", "5,3,4", "3", "{strides=[2], pads=[1,1]}", 5, true },                /* 1-D */
+    /* stride == kernel, no padding: the one-GEMM path that writes tiles to their output
+     * pixels (tiles across images and input rows, rows not a multiple of the row tile,
+     * kernel widths 2 (paired rows) and 3, groups, more tiles than one task holds). */
+    { "2,37,5,7", "37,19,2,2", "19", "{strides=[2,2]}", 37, true },
+    { "3,20,17,23", "20,12,2,2", NULL, "{strides=[2,2]}", 20, true },
+    { "5,64,14,14", "64,32,2,2", "32", "{strides=[2,2]}", 64, true },              /* mask head */
+    { "3,6,4,9", "6,5,3,3", "10", "{strides=[3,3], group=2}", 3, true },
+    { "2,4,3,5", "4,3,1,2", "3", "{strides=[1,2]}", 4, true },
+    { "2,9,13", "9,4,2", "4", "{strides=[2]}", 9, true },                           /* 1-D */
+    { "1,3,4,4", "3,2,2,2", "2", "{strides=[2,2], output_padding=[1,1]}", 3, true }, /* not exact: col2im */
 };
 
 START_TEST(conv_shapes)
