@@ -19,6 +19,12 @@
  * When the graph carries a memory plan (passes/memplan.c), step 3 places each planned
  * output at its offset in one activation arena allocated once per run (zeroed before
  * the kernel, like fresh storage), so planned values cost no malloc and no free.
+ * Two shortcuts keep big tensors from being copied or cleared for nothing:
+ *   - a node that only relabels dims (reshape, flatten, squeeze, unsqueeze, identity,
+ *     and a slice that keeps every element) takes over its input's heap storage when
+ *     this node is the input's last reader: no kernel runs, no byte moves;
+ *   - outputs of kernels that store every element (ex->writes_every_output) are not
+ *     zeroed first.
  * Errors from shape functions and kernels are prefixed with "node '<name>' (<op>): ".
  * Nothing here is fast; it is the reference that other backends are checked against.
  */
@@ -52,10 +58,20 @@ struct run_state {
      * outputs live at their offsets in one arena allocated per run. */
     const struct d2_memory_plan *plan;
     void *arena_block;                  /* as allocated */
+    struct d2_arena_cache *arena_cache; /* arena_block belongs to this cache (held busy) */
     uint8_t *arena;                     /* arena_block aligned to ARENA_ALIGN */
 };
 
 #define ARENA_ALIGN 64
+
+/* Debug builds fill the storage they do not zero with 0xff bytes, so a kernel that
+ * claims to store every element but skips one fails its tests. */
+#ifndef D2_EXECUTOR_POISON
+#define D2_EXECUTOR_POISON D2_DEBUG_VERIFY
+#endif
+#ifndef D2_DEBUG_VERIFY
+#define D2_DEBUG_VERIFY 0
+#endif
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -207,18 +223,49 @@ static void run_state_free(struct run_state *rs)
     d2_free(a, (void *)rs->in_type_ptrs);
     d2_free(a, rs->out_types);
     d2_free(a, rs->out_tensors);
-    d2_free(a, rs->arena_block);
+    if (rs->arena_cache)
+        atomic_flag_clear(&rs->arena_cache->busy);
+    else
+        d2_free(a, rs->arena_block);
+}
+
+void d2_arena_cache_release(struct d2_arena_cache *cache)
+{
+    if (cache && cache->block) {
+        d2_free(cache->alloc, cache->block);
+        cache->block = NULL;
+        cache->bytes = 0;
+    }
 }
 
 /* One allocation for every planned value of this run. A plan made for another
  * version of the graph (value count differs) is ignored. */
-static enum d2_status arena_init(struct run_state *rs, const struct d2_graph *g, struct d2_error *err)
+static enum d2_status arena_init(struct run_state *rs, struct d2_arena_cache *cache, const struct d2_graph *g,
+                                 struct d2_error *err)
 {
     const struct d2_memory_plan *plan = g->memory_plan;
+    size_t bytes;
     if (!plan || plan->num_values != g->num_values || plan->arena_bytes == 0 ||
         plan->arena_bytes > SIZE_MAX - ARENA_ALIGN)
         return D2_OK;
-    rs->arena_block = d2_alloc(rs->alloc, (size_t)plan->arena_bytes + ARENA_ALIGN);
+    bytes = (size_t)plan->arena_bytes + ARENA_ALIGN;
+    if (cache && !atomic_flag_test_and_set(&cache->busy)) {
+        if (cache->block && (cache->bytes < bytes || cache->alloc != rs->alloc))
+            d2_arena_cache_release(cache);
+        if (!cache->block) {
+            cache->block = d2_alloc(rs->alloc, bytes);
+            cache->bytes = cache->block ? bytes : 0;
+            cache->alloc = rs->alloc;
+        }
+        if (!cache->block) {
+            atomic_flag_clear(&cache->busy);
+        } else {
+            rs->arena_block = cache->block;
+            rs->arena_cache = cache;
+        }
+    } else {
+        rs->arena_block = d2_alloc(rs->alloc, bytes);
+    }
     if (!rs->arena_block)
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory allocating the %llu-byte activation arena",
                          (unsigned long long)plan->arena_bytes);
@@ -230,7 +277,7 @@ static enum d2_status arena_init(struct run_state *rs, const struct d2_graph *g,
 /* Storage for output value v of static type t: its planned place in the arena when
  * the plan has one of exactly this size (zeroed, borrowed: owns_data false), else
  * the heap. */
-static enum d2_status alloc_output(struct run_state *rs, d2_value_id v, const struct d2_type *t,
+static enum d2_status alloc_output(struct run_state *rs, d2_value_id v, const struct d2_type *t, bool zero,
                                    struct d2_tensor *out, struct d2_error *err)
 {
     int64_t numel = d2_type_numel(t);
@@ -245,10 +292,83 @@ static enum d2_status alloc_output(struct run_state *rs, d2_value_id v, const st
         out->nbytes = (size_t)rs->plan->sizes[v];
         out->data = rs->arena + rs->plan->offsets[v];
         out->owns_data = false;
-        memset(out->data, 0, out->nbytes);
+        if (zero)
+            memset(out->data, 0, out->nbytes);
+        else if (D2_EXECUTOR_POISON)
+            memset(out->data, 0xff, out->nbytes); /* NaN / -1: a kernel that skips an element shows */
         return D2_OK;
     }
-    return d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
+    if (zero || !D2_EXECUTOR_POISON)
+        return d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err); /* calloc: zero pages */
+    {
+        enum d2_status st = d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
+        if (st == D2_OK)
+            memset(out->data, 0xff, out->nbytes);
+        return st;
+    }
+}
+
+/* ---- relabelling nodes take over their input's storage ------------------------------ */
+
+/* Does node n only relabel the dims of input 0 (same elements, same order)? A slice
+ * does when every axis keeps all its elements in order: output dims equal the input's
+ * and every step is 1 (a full-length step -1 slice reverses). */
+static bool relabels_input(const struct d2_node *n, const struct d2_tensor *const *inputs,
+                           const struct d2_type *out)
+{
+    const struct d2_tensor *x = inputs[0];
+    switch (n->op) {
+    case D2_OP_RESHAPE:
+    case D2_OP_FLATTEN:
+    case D2_OP_SQUEEZE:
+    case D2_OP_UNSQUEEZE:
+    case D2_OP_IDENTITY:
+        return true;
+    case D2_OP_SLICE:
+        if (out->rank != x->rank)
+            return false;
+        for (int32_t d = 0; d < x->rank; d++)
+            if (out->dims[d] != x->dims[d])
+                return false;
+        if (n->num_inputs > 4 && inputs[4]) {
+            for (int64_t i = 0; i < d2_tensor_numel(inputs[4]); i++)
+                if (d2_tensor_get_i64(inputs[4], (size_t)i) != 1)
+                    return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Move input 0's storage to the node's single output when the node only relabels it,
+ * the input is a heap intermediate of this graph (not a graph input, constant or
+ * arena slot) that this node reads for the last time, and only once. Returns true
+ * when it did (the kernel is then skipped). */
+static bool take_over_input(struct run_state *rs, const struct d2_node *n, uint32_t index,
+                            const struct d2_type *out_type, struct d2_tensor *out)
+{
+    const struct d2_graph *g = rs->g;
+    d2_value_id v = n->num_inputs ? n->inputs[0] : D2_NO_VALUE;
+    struct d2_tensor *slot;
+    if (n->num_outputs != 1 || v == D2_NO_VALUE || g->values[v].producer < 0 || rs->last_use[v] != (int32_t)index)
+        return false;
+    slot = &rs->slots[v];
+    if (rs->bound[v] != slot || !slot->owns_data || !d2_type_is_static(out_type) || out_type->dtype != slot->dtype ||
+        d2_type_numel(out_type) != d2_tensor_numel(slot))
+        return false;
+    for (uint32_t k = 1; k < n->num_inputs; k++)
+        if (n->inputs[k] == v)
+            return false;
+    if (!relabels_input(n, rs->in_ptrs, out_type))
+        return false;
+    *out = *slot;
+    out->rank = out_type->rank;
+    for (int32_t d = 0; d < out_type->rank; d++)
+        out->dims[d] = out_type->dims[d];
+    memset(slot, 0, sizeof *slot);
+    rs->bound[v] = NULL;
+    return true;
 }
 
 /* Check every node has a kernel and a shape function before computing anything,
@@ -372,6 +492,7 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     struct d2_shape_ctx sctx;
     struct d2_kernel_ctx kctx;
     enum d2_status st;
+    bool zero;
 
     for (uint32_t k = 0; k < n->num_inputs; k++) {
         d2_value_id v = n->inputs[k];
@@ -403,11 +524,25 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     if (st != D2_OK)
         goto fail;
 
+    if (take_over_input(rs, n, index, &rs->out_types[0], &rs->out_tensors[0])) {
+        if (ex->observe_node) {
+            memset(&kctx, 0, sizeof kctx);
+            kctx.node = n;
+            kctx.num_inputs = n->num_inputs;
+            kctx.inputs = rs->in_ptrs;
+            kctx.num_outputs = n->num_outputs;
+            kctx.outputs = rs->out_tensors;
+            kctx.executor = ex;
+            ex->observe_node(ex->observe_user, &kctx, 0.0);
+        }
+        goto outputs_ready;
+    }
+    zero = !(ex->writes_every_output && ex->writes_every_output(n->op));
     for (uint32_t j = 0; j < n->num_outputs; j++) {
         const struct d2_type *t = &rs->out_types[j];
         struct d2_tensor *out = &rs->out_tensors[j];
         if (d2_type_is_static(t) && t->dtype != D2_DTYPE_UNDEFINED && !(info->flags & D2_OPF_CONTROL)) {
-            st = alloc_output(rs, n->outputs[j], t, out, err);
+            st = alloc_output(rs, n->outputs[j], t, zero, out, err);
             if (st != D2_OK)
                 goto fail;
         } else {
@@ -444,6 +579,7 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     if (st != D2_OK)
         goto fail;
 
+outputs_ready:
     /* Hand the outputs to their values; drop the ones nobody reads. */
     for (uint32_t j = 0; j < n->num_outputs; j++) {
         d2_value_id v = n->outputs[j];
@@ -503,7 +639,7 @@ enum d2_status d2_executor_run(struct d2_executor *ex, const struct d2_graph *g,
     rs.g = g;
     st = run_state_init(&rs, g, inputs, err);
     if (st == D2_OK)
-        st = arena_init(&rs, g, err);
+        st = arena_init(&rs, ex->depth == 0 ? ex->arena_cache : NULL, g, err);
     for (uint32_t i = 0; st == D2_OK && i < g->num_nodes; i++)
         st = run_node(ex, &rs, i, err);
 
@@ -542,6 +678,8 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
     ex.depth = 0;
     ex.kernel_for = NULL;
     ex.kernel_data = NULL;
+    ex.writes_every_output = NULL;
+    ex.arena_cache = NULL;
     ex.observe_node = NULL;
     ex.observe_user = NULL;
     return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);

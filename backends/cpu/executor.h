@@ -7,11 +7,26 @@
 #ifndef D2_BACKENDS_CPU_EXECUTOR_H
 #define D2_BACKENDS_CPU_EXECUTOR_H
 
+#include <stdatomic.h>
+
 #include "cpu.h"
 
 /* Regions nest through the model file; a malicious file could nest them deeply and
  * exhaust the C stack, so nesting beyond this is refused. */
 #define D2_EXECUTOR_MAX_DEPTH 64
+
+/* An activation arena kept between runs (owned by a backend's session state), so a
+ * run does not map, fault in and unmap the planned memory every time. A run that
+ * finds it busy (another run of the same state in flight) allocates its own. */
+struct d2_arena_cache {
+    const struct d2_allocator *alloc; /* what block was allocated with */
+    void *block;
+    size_t bytes;
+    atomic_flag busy;
+};
+
+/* Free the cached block (the cache must not be busy). */
+void d2_arena_cache_release(struct d2_arena_cache *cache);
 
 struct d2_executor {
     const struct d2_allocator *alloc;
@@ -22,6 +37,12 @@ struct d2_executor {
     /* State of the backend owning kernel_for (fast CPU kernels: struct d2_cpu_fast,
      * backends/cpu/fast.h); kernels read it through ctx->executor. NULL for the reference. */
     const void *kernel_data;
+    /* Does the kernel for op store every element of its outputs? Then the executor
+     * skips zeroing their storage first (NULL: zero always, the kernel contract of
+     * cpu.h). Copied into regions. */
+    bool (*writes_every_output)(enum d2_op op);
+    /* Where the top-level run's activation arena comes from (NULL: allocated per run). */
+    struct d2_arena_cache *arena_cache;
     /* Optional per-node hook (benchmarks): called after each node's kernel with its
      * wall time in seconds. */
     void (*observe_node)(void *user, const struct d2_kernel_ctx *ctx, double seconds);

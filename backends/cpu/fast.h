@@ -168,6 +168,9 @@ struct d2_cpu_fast {
     const struct d2_cpu_kernels *kernels;
     struct d2_threadpool *pool;
     bool reference;             /* run the reference kernels only (D2RT_REFERENCE=1) */
+    /* The planned activation arena, kept between runs (executor.h). Opaque here so
+     * that this header does not pull in the executor's. */
+    struct d2_arena_cache *arena_cache;
     /* Transformed 3x3 weights (fast_winograd.c); NULL: no Winograd (D2RT_WINOGRAD=0). */
     struct d2_winograd_cache *winograd;
 };

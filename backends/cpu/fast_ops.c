@@ -53,13 +53,21 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
     fast->alloc = alloc;
     fast->kernels = kt;
     fast->reference = reference < 0 ? env_flag("D2RT_REFERENCE") : reference != 0;
+    fast->arena_cache = d2_calloc(alloc, 1, sizeof *fast->arena_cache);
+    if (!fast->arena_cache) {
+        d2_free(alloc, fast);
+        return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
+    }
+    atomic_flag_clear(&fast->arena_cache->busy);
     if (d2_winograd_enabled_by_env() && !(fast->winograd = d2_winograd_cache_new(alloc))) {
+        d2_free(alloc, fast->arena_cache);
         d2_free(alloc, fast);
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
     }
     enum d2_status st = d2_threadpool_new(opts ? opts->threads : 0, alloc, &fast->pool, err);
     if (st != D2_OK) {
         d2_winograd_cache_free(fast->winograd);
+        d2_free(alloc, fast->arena_cache);
         d2_free(alloc, fast);
         return st;
     }
@@ -72,8 +80,33 @@ void d2_cpu_fast_free(struct d2_cpu_fast *fast)
     if (!fast)
         return;
     d2_threadpool_free(fast->pool);
+    d2_arena_cache_release(fast->arena_cache);
+    d2_free(fast->alloc, fast->arena_cache);
     d2_winograd_cache_free(fast->winograd);
     d2_free(fast->alloc, fast);
+}
+
+/* The fast kernels (and the reference kernels they fall back to) of these ops store
+ * every element of their outputs, so the executor need not zero the storage first.
+ * Debug builds fill it with 0xff instead, which every kernel test would catch. */
+static bool fast_writes_every_output(enum d2_op op)
+{
+    switch (op) {
+    case D2_OP_CONV:
+    case D2_OP_CONV_TRANSPOSE:
+    case D2_OP_FUSED_CONV:
+    case D2_OP_GEMM:
+    case D2_OP_MATMUL:
+    case D2_OP_RELU:
+    case D2_OP_SIGMOID:
+    case D2_OP_ADD:
+    case D2_OP_MUL:
+    case D2_OP_MAX_POOL:
+    case D2_OP_AVERAGE_POOL:
+        return true;
+    default:
+        return false;
+    }
 }
 
 enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_graph *g,
@@ -87,6 +120,8 @@ enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_gra
     ex.depth = 0;
     ex.kernel_for = fast && !fast->reference ? d2_cpu_fast_kernel : NULL;
     ex.kernel_data = fast;
+    ex.writes_every_output = fast && !fast->reference ? fast_writes_every_output : NULL;
+    ex.arena_cache = fast ? fast->arena_cache : NULL;
     ex.observe_node = observer;
     ex.observe_user = observer_user;
     return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);

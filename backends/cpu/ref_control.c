@@ -33,6 +33,8 @@ static struct d2_executor region_executor(const struct d2_kernel_ctx *ctx)
     ex.depth = ctx->executor ? ctx->executor->depth + 1 : 1;
     ex.kernel_for = ctx->executor ? ctx->executor->kernel_for : NULL;
     ex.kernel_data = ctx->executor ? ctx->executor->kernel_data : NULL;
+    ex.writes_every_output = ctx->executor ? ctx->executor->writes_every_output : NULL;
+    ex.arena_cache = NULL; /* regions have no memory plan */
     ex.observe_node = NULL; /* regions run inside their node's timing */
     ex.observe_user = NULL;
     return ex;
