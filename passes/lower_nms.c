@@ -31,6 +31,8 @@
  * corners given as (x2, y2, x1, y1); box_nms takes corners as given, as torchvision
  * does (the exporter's own semantics). Boxes from detectron2 are clipped, x1 <= x2.
  *
+ * Value-preserving wrappers (identity, same-dtype casts, everything-slices) around
+ * the unsqueezes and the offsets are looked through (torchvision's opset-17 form).
  * Anything else is left as it is: center_point_box=1, a score threshold, a
  * max_output_boxes_per_class or iou_threshold that is not a constant, K <= 0, other
  * readers of sel, a gather of another column, boxes or scores of other ranks.
@@ -57,6 +59,42 @@ static bool unsqueezed_from(const struct d2_graph *g, d2_value_id v, const int64
     return true;
 }
 
+/* v with value-preserving producers skipped: identity, a cast to the dtype its
+ * operand already has, and a slice that keeps everything (starts 0, ends >= INT32_MAX,
+ * steps 1). torchvision's opset-17 export wraps NMS operands in such casts and
+ * writes offsets[:, None] as a full slice before the unsqueeze. */
+static d2_value_id skip_passthrough(const struct d2_graph *g, d2_value_id v)
+{
+    for (;;) {
+        const struct d2_node *n = d2_rewrite_producer(g, v);
+        if (!n || n->num_inputs < 1 || n->inputs[0] == D2_NO_VALUE)
+            return v;
+        if (n->op == D2_OP_IDENTITY) {
+            v = n->inputs[0];
+        } else if (n->op == D2_OP_CAST) {
+            if (((const struct d2_attrs_cast *)n->attrs)->to != g->values[n->inputs[0]].type.dtype ||
+                g->values[n->inputs[0]].type.dtype == D2_DTYPE_UNDEFINED)
+                return v;
+            v = n->inputs[0];
+        } else if (n->op == D2_OP_SLICE) {
+            int64_t starts[D2_MAX_RANK], ends[D2_MAX_RANK], steps[D2_MAX_RANK];
+            uint32_t ns, ne, nt = 0;
+            if (!d2_rewrite_const_ints(g, n->inputs[1], starts, D2_MAX_RANK, &ns) ||
+                !d2_rewrite_const_ints(g, n->inputs[2], ends, D2_MAX_RANK, &ne) || ns != ne)
+                return v;
+            if (n->num_inputs > 4 && n->inputs[4] != D2_NO_VALUE &&
+                (!d2_rewrite_const_ints(g, n->inputs[4], steps, D2_MAX_RANK, &nt) || nt != ns))
+                return v;
+            for (uint32_t i = 0; i < ns; i++)
+                if (starts[i] != 0 || ends[i] < INT32_MAX || (nt && steps[i] != 1))
+                    return v;
+            v = n->inputs[0];
+        } else {
+            return v;
+        }
+    }
+}
+
 static bool has_rank(const struct d2_graph *g, d2_value_id v, int32_t rank)
 {
     return v < g->num_values && g->values[v].type.rank == rank;
@@ -66,7 +104,7 @@ static bool has_rank(const struct d2_graph *g, d2_value_id v, int32_t rank)
 static bool match_boxes(const struct d2_graph *g, d2_value_id b3, d2_value_id *boxes)
 {
     static const int64_t axis0[1] = { 0 };
-    return unsqueezed_from(g, b3, axis0, 1, boxes) && has_rank(g, *boxes, 2) &&
+    return unsqueezed_from(g, skip_passthrough(g, b3), axis0, 1, boxes) && has_rank(g, *boxes, 2) &&
            d2_dtype_is_float(g->values[*boxes].type.dtype);
 }
 
@@ -75,6 +113,7 @@ static bool match_scores(const struct d2_graph *g, d2_value_id s3, d2_value_id *
 {
     static const int64_t axis0[1] = { 0 }, axes01[2] = { 0, 1 };
     d2_value_id s2;
+    s3 = skip_passthrough(g, s3);
     if (!unsqueezed_from(g, s3, axes01, 2, scores) &&
         !(unsqueezed_from(g, s3, axis0, 1, &s2) && unsqueezed_from(g, s2, axis0, 1, scores)))
         return false;
@@ -144,6 +183,7 @@ static bool match_coordinate_trick(const struct d2_graph *g, d2_value_id shifted
         if (!unsqueezed_from(g, add->inputs[1 - k], axis1, 1, &off) &&
             !unsqueezed_from(g, add->inputs[1 - k], axis_last, 1, &off))
             continue;
+        off = skip_passthrough(g, off);
         if (match_offsets(g, off, b, idxs)) {
             *boxes = b;
             return true;
