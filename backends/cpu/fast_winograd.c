@@ -52,11 +52,11 @@
 
 /* Target bytes of a band's V and M buffers (L3 is 32 MiB on the benchmark machine). */
 #define WINO_BAND_BYTES (8ll << 20)
+/* K block of the GEMMs through conv_tile (V read in place). */
+#define WINO_CONV_TILE_KC 256
 /* Transformed weights kept per session at most (4x the 3x3 weights: R50-FPN Mask
  * R-CNN's 3x3 layers need about 250 MiB). */
 #define WINO_CACHE_MAX_BYTES ((size_t)1 << 30)
-/* Tile-row vectors are padded to a multiple of this many floats (every ISA's lanes). */
-#define WINO_TILE_LANES 16
 /* Sampled weights in a fingerprint. */
 #define WINO_FINGERPRINT 32
 
@@ -66,8 +66,9 @@ struct wino_entry {
     const float *w;                 /* the weights it was made from (not owned) */
     int64_t out_channels, in_channels;
     int32_t mr;
+    int64_t kc;
     uint32_t fingerprint[WINO_FINGERPRINT];
-    float *u;                       /* [36][ceil(M / mr)][C][mr], owned */
+    float *u;                       /* weight_index's layout, owned */
     size_t bytes;
     struct wino_entry *next;
 };
@@ -140,18 +141,26 @@ static const double wino_g[6][3] = {
 struct weight_job {
     const float *w;
     float *u;
-    int64_t m, c, m_panels;
+    int64_t m, c, m_panels, kc;
     int32_t mr;
 };
+
+/* Where U_xi(m, c) lives: [xi][k block of kc channels][m / mr][c within the block][m % mr],
+ * so one K block of U_xi, all rows, is one contiguous stream for the GEMM. */
+static int64_t weight_index(const struct weight_job *job, int64_t xi, int64_t m, int64_t c)
+{
+    const int64_t rows = job->m_panels * job->mr, k0 = c / job->kc * job->kc;
+    const int64_t kcur = job->c - k0 < job->kc ? job->c - k0 : job->kc;
+    return xi * rows * job->c + rows * k0 + ((m / job->mr) * kcur + (c - k0)) * job->mr + m % job->mr;
+}
 
 /* Rows [begin, end) of the padded output channels (rows >= m are zero). */
 static void transform_weight_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
 {
     const struct weight_job *job = ctx;
-    const int64_t mr = job->mr, c_count = job->c, panel_floats = job->c * mr;
+    const int64_t c_count = job->c;
     (void)thread;
-    for (int64_t m = begin; m < end; m++) {
-        float *base = job->u + (m / mr) * panel_floats + m % mr;
+    for (int64_t m = begin; m < end; m++)
         for (int64_t c = 0; c < c_count; c++) {
             double u[6][6] = { { 0 } };
             if (m < job->m) {
@@ -165,9 +174,8 @@ static void transform_weight_rows(void *ctx, int64_t begin, int64_t end, int32_t
                         u[a][b] = gg[a][0] * wino_g[b][0] + gg[a][1] * wino_g[b][1] + gg[a][2] * wino_g[b][2];
             }
             for (int xi = 0; xi < 36; xi++)
-                base[xi * job->m_panels * panel_floats + c * mr] = (float)u[xi / 6][xi % 6];
+                job->u[weight_index(job, xi, m, c)] = (float)u[xi / 6][xi % 6];
         }
-    }
 }
 
 static size_t weight_floats(int64_t m, int64_t c, int32_t mr)
@@ -176,16 +184,16 @@ static size_t weight_floats(int64_t m, int64_t c, int32_t mr)
 }
 
 static void transform_weights(struct d2_threadpool *pool, const float *w, int64_t m, int64_t c, int32_t mr,
-                              float *u)
+                              int64_t kc, float *u)
 {
-    struct weight_job job = { w, u, m, c, (m + mr - 1) / mr, mr };
+    struct weight_job job = { w, u, m, c, (m + mr - 1) / mr, kc, mr };
     d2_threadpool_parallel_for(pool, job.m_panels * mr, 4, transform_weight_rows, &job);
 }
 
 /* The transformed weights of w: from the cache, made and cached, or (cache full or
  * absent) made in thread 0's scratch slot 2. NULL: out of memory. */
 static const float *transformed_weights(struct d2_winograd_cache *cache, struct d2_threadpool *pool,
-                                        const float *w, int64_t m, int64_t c, int32_t mr)
+                                        const float *w, int64_t m, int64_t c, int32_t mr, int64_t kc)
 {
     const size_t floats = weight_floats(m, c, mr), bytes = floats * sizeof(float);
     uint32_t fp[WINO_FINGERPRINT];
@@ -194,10 +202,10 @@ static const float *transformed_weights(struct d2_winograd_cache *cache, struct 
         const float *found = NULL;
         pthread_mutex_lock(&cache->lock);
         for (struct wino_entry *e = cache->entries; e && !found; e = e->next) {
-            if (e->w != w || e->out_channels != m || e->in_channels != c || e->mr != mr)
+            if (e->w != w || e->out_channels != m || e->in_channels != c || e->mr != mr || e->kc != kc)
                 continue;
             if (memcmp(e->fingerprint, fp, sizeof fp) != 0) { /* the buffer holds other weights now */
-                transform_weights(pool, w, m, c, mr, e->u);
+                transform_weights(pool, w, m, c, mr, kc, e->u);
                 memcpy(e->fingerprint, fp, sizeof fp);
             }
             found = e->u;
@@ -206,11 +214,12 @@ static const float *transformed_weights(struct d2_winograd_cache *cache, struct 
             struct wino_entry *e = d2_calloc(cache->alloc, 1, sizeof *e);
             float *u = e ? d2_alloc(cache->alloc, bytes) : NULL;
             if (u) {
-                transform_weights(pool, w, m, c, mr, u);
+                transform_weights(pool, w, m, c, mr, kc, u);
                 e->w = w;
                 e->out_channels = m;
                 e->in_channels = c;
                 e->mr = mr;
+                e->kc = kc;
                 memcpy(e->fingerprint, fp, sizeof fp);
                 e->u = u;
                 e->bytes = bytes;
@@ -228,7 +237,7 @@ static const float *transformed_weights(struct d2_winograd_cache *cache, struct 
     }
     float *u = d2_threadpool_scratch(pool, 0, 2, bytes);
     if (u)
-        transform_weights(pool, w, m, c, mr, u);
+        transform_weights(pool, w, m, c, mr, kc, u);
     return u;
 }
 
@@ -241,20 +250,21 @@ struct wino_band {
     const float *x, *u, *bias, *residual;
     bool relu;
     float *y;
-    float *v;                   /* [36][panel_stride][C][nr] */
-    float *mbuf;                /* [36][M][ldm] */
+    float *v;                   /* [36][C][ldv]: V_xi(c, tile), tiles in band order */
+    float *mbuf;                /* [36][M][ldv]: M_xi(m, tile) */
+    int64_t ldv;                /* row stride of V and M: the largest band's tiles, rounded up to nr */
     int64_t tiles_h, tiles_w;   /* tiles per image column / row */
-    int64_t tw_pad;             /* tiles_w rounded up to WINO_TILE_LANES */
-    int64_t phase_len;          /* floats per column phase of an input row (tw_pad + lanes) */
     int64_t row0, rows;         /* the band: global tile rows [row0, row0 + rows) */
-    int64_t panel_stride;       /* B panels per position in V (the largest band's) */
-    int64_t panels;             /* B panels of the current band */
-    int64_t ldm, m_panels;      /* row stride of M; mr-row panels of U */
-    void (*input_row)(const struct wino_band *b, int64_t c, int64_t row, float *scratch);
-    void (*output_row)(const struct wino_band *b, int64_t m, int64_t row, float *scratch);
+    int64_t group_rows;         /* tile rows per transform task */
+    int64_t m_panels, kc;       /* mr-row panels of U; its K blocks */
+    void (*input_rows)(const struct wino_band *b, int64_t c, int64_t row, int64_t rows, float *scratch);
+    void (*output_rows)(const struct wino_band *b, int64_t m, int64_t row, int64_t rows, float *scratch);
     atomic_bool out_of_memory;
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #if defined(__clang__)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wunused-function"
@@ -287,61 +297,87 @@ struct wino_band {
 #pragma clang diagnostic pop
 #endif
 
-/* Floats of per-thread scratch the row transforms need. */
+/* Floats of per-thread scratch the transforms need (fast_winograd_rows.h): 36 phase
+ * arrays, or 16 output rows, of a group's tiles plus a vector. */
 static size_t wino_row_scratch(const struct wino_band *b)
 {
-    size_t in = (size_t)(24 * b->phase_len + 36 * b->tw_pad);
-    size_t out = (size_t)(16 * WINO_TILE_LANES + 16 * b->tw_pad);
-    return in > out ? in : out;
+    return (size_t)(36 * (b->group_rows * b->tiles_w + 16));
 }
 
-static void input_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+/* Task i: channel i / groups, tile rows of group i % groups. */
+static void transform_task(struct wino_band *b, int64_t begin, int64_t end, int32_t thread, bool input)
 {
-    struct wino_band *b = ctx;
     float *scratch = d2_threadpool_scratch(b->pool, thread, 0, wino_row_scratch(b) * sizeof(float));
     if (!scratch) {
         atomic_store(&b->out_of_memory, true);
         return;
     }
-    for (int64_t i = begin; i < end; i++)
-        b->input_row(b, i / b->rows, i % b->rows, scratch);
-}
-
-static void output_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
-{
-    struct wino_band *b = ctx;
-    float *scratch = d2_threadpool_scratch(b->pool, thread, 0, wino_row_scratch(b) * sizeof(float));
-    if (!scratch) {
-        atomic_store(&b->out_of_memory, true);
-        return;
+    const int64_t groups = (b->rows + b->group_rows - 1) / b->group_rows;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t channel = i / groups, row = i % groups * b->group_rows;
+        int64_t rows = b->rows - row < b->group_rows ? b->rows - row : b->group_rows;
+        if (input)
+            b->input_rows(b, channel, row, rows, scratch);
+        else
+            b->output_rows(b, channel, row, rows, scratch);
     }
-    for (int64_t i = begin; i < end; i++)
-        b->output_row(b, i / b->rows, i % b->rows, scratch);
 }
 
-/* The GEMMs of positions xi in [begin, end): M_xi = U_xi V_xi, K in blocks of the
- * table's kc (a B panel stays in L1), B panels outer, all rows of A inner (U_xi, at
- * most M * kc floats, stays in L2). */
+static void input_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    transform_task(ctx, begin, end, thread, true);
+}
+
+static void output_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    transform_task(ctx, begin, end, thread, false);
+}
+
+/* The GEMMs of positions xi in [begin, end): M_xi = U_xi V_xi, K in blocks of kc (the
+ * kcur x nr block of V stays in L1), tile columns outer, all rows of A inner (one K
+ * block of U_xi, at most M * kc floats, stays in L2). With the table's conv_tile, V is
+ * read in place (a 1-tap "convolution" over rows of stride ldv); otherwise each block
+ * is packed into an nr-column panel for sgemm_tile. */
 static void gemm_positions(void *ctx, int64_t begin, int64_t end, int32_t thread)
 {
-    const struct wino_band *b = ctx;
+    struct wino_band *b = ctx;
     const struct d2_cpu_kernels *kt = b->kt;
     const int64_t mr = kt->mr, nr = kt->nr, c_count = b->p->in_channels, m_count = b->p->out_channels;
-    const int64_t tiles = b->rows * b->tiles_w;
-    (void)thread;
+    const int64_t tiles = b->rows * b->tiles_w, rows_padded = b->m_panels * mr;
+    const int64_t zero_offset = 0;
+    float *panel = NULL;
+    if (!kt->conv_tile) {
+        panel = d2_threadpool_scratch(b->pool, thread, 1, (size_t)(b->kc * nr) * sizeof(float));
+        if (!panel) {
+            atomic_store(&b->out_of_memory, true);
+            return;
+        }
+    }
     for (int64_t xi = begin; xi < end; xi++) {
-        const float *u = b->u + xi * b->m_panels * mr * c_count;
-        const float *v = b->v + xi * b->panel_stride * c_count * nr;
-        float *mb = b->mbuf + xi * m_count * b->ldm;
-        for (int64_t k0 = 0; k0 < c_count; k0 += kt->kc) {
-            int64_t kcur = c_count - k0 < kt->kc ? c_count - k0 : kt->kc;
-            for (int64_t q = 0; q < b->panels; q++) {
-                int32_t cols = (int32_t)(tiles - q * nr < nr ? tiles - q * nr : nr);
-                const float *bp = v + (q * c_count + k0) * nr;
+        const float *u = b->u + xi * rows_padded * c_count;
+        const float *v = b->v + xi * c_count * b->ldv;
+        float *mb = b->mbuf + xi * m_count * b->ldv;
+        for (int64_t k0 = 0; k0 < c_count; k0 += b->kc) {
+            const int64_t kcur = c_count - k0 < b->kc ? c_count - k0 : b->kc;
+            const float *u_block = u + rows_padded * k0;
+            for (int64_t j0 = 0; j0 < tiles; j0 += nr) {
+                const int32_t cols = (int32_t)(tiles - j0 < nr ? tiles - j0 : nr);
+                const float *vb = v + k0 * b->ldv + j0;
+                uint64_t mask = cols == 64 ? ~0ull : (1ull << cols) - 1;
+                if (panel)
+                    for (int64_t k = 0; k < kcur; k++) {
+                        memcpy(panel + k * nr, vb + k * b->ldv, (size_t)cols * sizeof(float));
+                        memset(panel + k * nr + cols, 0, (size_t)(nr - cols) * sizeof(float));
+                    }
                 for (int64_t i = 0; i < b->m_panels; i++) {
-                    int32_t rows = (int32_t)(m_count - i * mr < mr ? m_count - i * mr : mr);
-                    kt->sgemm_tile(kcur, u + (i * c_count + k0) * mr, bp, mb + i * mr * b->ldm + q * nr, b->ldm,
-                                   rows, cols, k0 > 0);
+                    const int32_t rows = (int32_t)(m_count - i * mr < mr ? m_count - i * mr : mr);
+                    const float *a = u_block + i * kcur * mr;
+                    float *c = mb + i * mr * b->ldv + j0;
+                    if (panel)
+                        kt->sgemm_tile(kcur, a, panel, c, b->ldv, rows, cols, k0 > 0);
+                    else
+                        kt->conv_tile(kcur, 1, &zero_offset, cols == nr ? NULL : &mask, a, vb, b->ldv, c, b->ldv,
+                                      rows, cols, k0 > 0, 0, 0, NULL);
                 }
             }
         }
@@ -359,10 +395,17 @@ bool d2_winograd_applies(const struct d2_conv2d_params *p)
            p->in_channels > 0 && p->out_channels > 0 && p->out_h > 0 && p->out_w > 0;
 }
 
-/* Does Winograd pay for this layer? (measured: see WINO_MIN_*) */
+/* Does Winograd pay for this layer? Measured at 2 threads, avx512 (CPU time per
+ * thread, direct -> Winograd): 16 -> 16 channels at 64x64 0.042 -> 0.066 ms and at
+ * 200x304 0.57 -> 0.58 ms, 32 -> 32 at 28x28 0.033 -> 0.051 ms, 256 -> 256 at 7x7
+ * (4 tiles) 0.40 -> 0.40 ms: no gain; 64 -> 64 at 14x14 0.072 -> 0.058 ms and 256 -> 256
+ * at 13x19 (20 tiles) 0.99 -> 0.59 ms: faster. So: at least 64 input and output channels
+ * (with fewer the transforms, which cost O(C + M) per tile, are not paid back by the GEMM
+ * work, O(C * M)) and at least 16 tiles. */
 static bool wino_pays(const struct d2_conv2d_params *p)
 {
-    return p->in_channels >= 16 && p->out_channels >= 16 && p->batch * p->out_h * p->out_w >= 64;
+    const int64_t tiles = p->batch * ((p->out_h + 3) / 4) * ((p->out_w + 3) / 4);
+    return p->in_channels >= 64 && p->out_channels >= 64 && tiles >= 16;
 }
 
 /* ---- the convolution ------------------------------------------------------------------- */
@@ -382,69 +425,76 @@ enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_thr
     b.residual = residual;
     b.relu = relu;
     b.y = y;
-    b.input_row = wino_input_row_generic;
-    b.output_row = wino_output_row_generic;
+    b.input_rows = wino_input_rows_generic;
+    b.output_rows = wino_output_rows_generic;
 #ifdef WINO_HAVE_X86
     if (strcmp(kt->name, "avx512") == 0) {
-        b.input_row = wino_input_row_avx512;
-        b.output_row = wino_output_row_avx512;
+        b.input_rows = wino_input_rows_avx512;
+        b.output_rows = wino_output_rows_avx512;
     } else if (strcmp(kt->name, "avx2") == 0) {
-        b.input_row = wino_input_row_avx2;
-        b.output_row = wino_output_row_avx2;
+        b.input_rows = wino_input_rows_avx2;
+        b.output_rows = wino_output_rows_avx2;
     }
 #endif
     const int64_t c_count = p->in_channels, m_count = p->out_channels, mr = kt->mr, nr = kt->nr;
-    b.u = transformed_weights(cache, pool, w, m_count, c_count, kt->mr);
+    b.kc = kt->conv_tile ? WINO_CONV_TILE_KC : kt->kc;
+    b.u = transformed_weights(cache, pool, w, m_count, c_count, kt->mr, b.kc);
     if (!b.u)
         return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for %lld x %lld transformed weights",
                          (long long)m_count, (long long)c_count);
     b.m_panels = (m_count + mr - 1) / mr;
     b.tiles_h = (p->out_h + 3) / 4;
     b.tiles_w = (p->out_w + 3) / 4;
-    b.tw_pad = (b.tiles_w + WINO_TILE_LANES - 1) / WINO_TILE_LANES * WINO_TILE_LANES;
-    b.phase_len = b.tw_pad + WINO_TILE_LANES;
-    /* Band rows: V and M of about WINO_BAND_BYTES, at least one row and two B panels. */
+    /* Transform tasks of about 64 tiles (whole tile rows). */
+    b.group_rows = (64 + b.tiles_w - 1) / b.tiles_w;
+    /* Band rows: V and M of about WINO_BAND_BYTES, at least one row and two nr columns. */
     const int64_t total_rows = p->batch * b.tiles_h;
     const int64_t bytes_per_tile = 36 * (c_count + m_count) * (int64_t)sizeof(float);
     int64_t band_tiles = WINO_BAND_BYTES / bytes_per_tile;
-    if (band_tiles < 2 * nr)
-        band_tiles = 2 * nr;
-    int64_t band_rows = band_tiles / b.tiles_w;
-    if (band_rows < 1)
-        band_rows = 1;
-    if (band_rows > total_rows)
-        band_rows = total_rows;
-    /* even bands: the last one is not a sliver */
-    int64_t bands = (total_rows + band_rows - 1) / band_rows;
-    band_rows = (total_rows + bands - 1) / bands;
-    const int64_t max_tiles = band_rows * b.tiles_w;
-    b.panel_stride = (max_tiles + nr - 1) / nr;
-    b.ldm = b.panel_stride * nr;
-    const size_t v_floats = (size_t)(36 * b.panel_stride * c_count * nr);
-    const size_t m_floats = (size_t)(36 * m_count * b.ldm + b.tw_pad);   /* + the last row's vector overrun */
+    if (band_tiles < 4 * nr)
+        band_tiles = 4 * nr;
+    int64_t target_rows = band_tiles / b.tiles_w;
+    if (target_rows < 1)
+        target_rows = 1;
+    if (target_rows > total_rows)
+        target_rows = total_rows;
+    /* Rows per band: within [target/2, target] (the whole batch if it fits), the count
+     * whose tiles waste the least of their nr-wide GEMM columns (the mask head's 4-tile
+     * rows: 12 rows fill 48 columns exactly, 28 rows would leave 29% of them empty). */
+    int64_t band_rows = target_rows;
+    double best_use = 0.0;
+    for (int64_t r = target_rows; r >= 1 && 2 * r >= target_rows; r--) {
+        int64_t last = total_rows % r ? total_rows % r : r, bands = (total_rows + r - 1) / r;
+        int64_t padded = (bands - 1) * ((r * b.tiles_w + nr - 1) / nr) + (last * b.tiles_w + nr - 1) / nr;
+        double use = (double)(total_rows * b.tiles_w) / (double)(padded * nr);
+        if (use > best_use + 0.01) {
+            best_use = use;
+            band_rows = r;
+        }
+    }
+    if (b.group_rows > band_rows)
+        b.group_rows = band_rows;
+    b.ldv = (band_rows * b.tiles_w + nr - 1) / nr * nr;
+    if (b.ldv % 1024 == 0) /* rows 4 KiB apart alias in the caches */
+        b.ldv += 16;
+    const size_t v_floats = (size_t)(36 * c_count * b.ldv);
+    const size_t m_floats = (size_t)(36 * m_count * b.ldv + 16);   /* + a vector read past the end */
     float *buf = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, (v_floats + m_floats) * sizeof(float));
     if (!buf)
         return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for a band of %lld tiles",
-                         (long long)max_tiles);
+                         (long long)(band_rows * b.tiles_w));
     b.v = buf;
     b.mbuf = buf + v_floats;
     atomic_init(&b.out_of_memory, false);
     for (int64_t row0 = 0; row0 < total_rows; row0 += band_rows) {
         b.row0 = row0;
         b.rows = total_rows - row0 < band_rows ? total_rows - row0 : band_rows;
-        const int64_t tiles = b.rows * b.tiles_w, panels = (tiles + nr - 1) / nr;
-        /* Lanes past the last tile of the last panel: zero, so the GEMM reads defined values. */
-        if (tiles % nr)
-            for (int64_t xi = 0; xi < 36; xi++)
-                for (int64_t c = 0; c < c_count; c++)
-                    memset(b.v + ((xi * b.panel_stride + panels - 1) * c_count + c) * nr + tiles % nr, 0,
-                           (size_t)(nr - tiles % nr) * sizeof(float));
-        b.panels = panels;
-        d2_threadpool_parallel_for(pool, c_count * b.rows, 1, input_rows, &b);
+        const int64_t groups = (b.rows + b.group_rows - 1) / b.group_rows;
+        d2_threadpool_parallel_for(pool, c_count * groups, 1, input_task, &b);
         d2_threadpool_parallel_for(pool, 36, 1, gemm_positions, &b);
-        d2_threadpool_parallel_for(pool, m_count * b.rows, 1, output_rows, &b);
+        d2_threadpool_parallel_for(pool, m_count * groups, 1, output_task, &b);
         if (atomic_load(&b.out_of_memory))
-            return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for row buffers");
+            return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for transform buffers");
     }
     if (cache)
         atomic_fetch_add(&cache->runs, 1);

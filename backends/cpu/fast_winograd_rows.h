@@ -1,22 +1,24 @@
-/* backends/cpu/fast_winograd_rows.h: the per-ISA row transforms of the Winograd
+/* backends/cpu/fast_winograd_rows.h: the per-ISA transforms of the Winograd
  * convolution (fast_winograd.c), written once with GCC/clang vector extensions.
  *
  * Only for inclusion by fast_winograd.c, once per instruction set, with
  *   WINO_ISA     a name suffix (generic, avx2, avx512),
  *   WINO_LANES   floats per vector (4, 8, 16),
  *   WINO_TARGET  the function attribute enabling the ISA (empty for generic),
- * and struct wino_band, WINO_TILE_LANES (a multiple of every WINO_LANES) defined.
+ * and struct wino_band defined.
  *
- * Both transforms work on one tile row (one channel, one image row of 4x4 output
- * tiles) at a time, with the vector lanes running over the tiles of the row:
- *   - input: the 6 input rows of the tile row are split into 4 column phases
- *     (phase p holds columns 4l + p - pad_left of tile l), so the 6 columns of tile l,
- *     4l + j, are phase j % 4 at index l + j / 4: plain vector loads. Then
- *     V = B^T d B, rows first, and each of the 36 results is copied into the GEMM's
- *     packed B panels (fast_winograd.c describes the layout).
- *   - output: the 36 GEMM results of a tile are contiguous over the row's tiles in
- *     each of the 36 matrices; Y = A^T M A, then the 4 columns of each tile are
- *     interleaved into output rows, and bias, residual and relu run on each row.
+ * Both transforms work on a group of consecutive tile rows of the band (a tile row: one
+ * image row of 4x4 output tiles; a group is enough rows for about 64 tiles, so narrow
+ * images such as the mask head's 14x14 still fill the vectors). The vector lanes run
+ * over the group's tiles in band order, which is also their order in the GEMM's
+ * matrices, so results are loaded and stored with plain vector accesses:
+ *   - input: column phase j (0..5) of input row i holds, per tile, the input at
+ *     row 4ty + i - pad_top, column 4tx + j - pad_left (0 in the padding): a stride-4
+ *     deinterleave of the image row (vector shuffles where the row is inside the
+ *     image). Then V = B^T d B, rows first, stored into the 36 rows of V.
+ *   - output: the 36 GEMM results of the group's tiles, Y = A^T M A, then the 4 columns
+ *     of each tile are interleaved into output rows, and bias, residual and relu run on
+ *     each output row.
  * The matrices are those of F(4x4, 3x3) with points 0, 1, -1, 2, -2 (fast_winograd.c). */
 
 #define WINO_CAT2(a, b) a##_##b
@@ -30,61 +32,132 @@ typedef float WINO_FN(wino_vec) __attribute__((vector_size(WINO_LANES * sizeof(f
 #define WLOAD(dst, src) memcpy(&(dst), (src), sizeof(WVEC))
 #define WSTORE(dst, src) memcpy((dst), &(src), sizeof(WVEC))
 
-/* Input tile row `row` (band-relative) of channel c into the band's V panels.
- * scratch: 24 * phase_len + 36 * tw_pad floats (fast_winograd.c, wino_row_scratch). */
-WINO_TARGET static void WINO_FN(wino_input_row)(const struct wino_band *b, int64_t c, int64_t row, float *scratch)
+#if WINO_LANES == 16 || WINO_LANES == 8
+typedef float WINO_FN(wino_half) __attribute__((vector_size(WINO_LANES / 2 * sizeof(float))));
+/* Phases q of the 4 * WINO_LANES floats at src: out_q[l] = src[4l + q], q = 0..3. */
+WINO_TARGET static inline void WINO_FN(wino_deinterleave4)(const float *src, WVEC *out0, WVEC *out1, WVEC *out2,
+                                                           WVEC *out3)
 {
-    const struct d2_conv2d_params *p = b->p;
-    const int64_t tw = b->tiles_w, tw_pad = b->tw_pad, phase_len = b->phase_len;
-    const int64_t global_row = b->row0 + row, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
-    const float *xc = b->x + (n * p->in_channels + c) * p->in_h * p->in_w;
-    float *phases = scratch;                  /* [6 rows][4 phases][phase_len] */
-    float *out = scratch + 24 * phase_len;    /* [36][tw_pad] */
-    /* Tiles whose 4 phase columns are all inside the image row: l in [l_lo, l_hi). */
-    int64_t l_lo = (p->pad_left + 3) / 4, l_hi = (p->in_w + p->pad_left) / 4;
-    if (l_hi > phase_len)
-        l_hi = phase_len;
-    if (l_lo > l_hi)
-        l_lo = l_hi;
-    for (int i = 0; i < 6; i++) {
-        const int64_t iy = 4 * ty - p->pad_top + i;
-        float *ph = phases + i * 4 * phase_len;
-        if (iy < 0 || iy >= p->in_h) {
-            memset(ph, 0, (size_t)(4 * phase_len) * sizeof(float));
+    typedef WINO_FN(wino_half) half;
+    WVEC a0, a1, a2, a3;
+    WLOAD(a0, src);
+    WLOAD(a1, src + WINO_LANES);
+    WLOAD(a2, src + 2 * WINO_LANES);
+    WLOAD(a3, src + 3 * WINO_LANES);
+#if WINO_LANES == 16
+#define WINO_PHASE(q, out)                                                                                  \
+    {                                                                                                       \
+        half lo = __builtin_shufflevector(a0, a1, q, q + 4, q + 8, q + 12, q + 16, q + 20, q + 24, q + 28); \
+        half hi = __builtin_shufflevector(a2, a3, q, q + 4, q + 8, q + 12, q + 16, q + 20, q + 24, q + 28); \
+        *(out) = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);     \
+    }
+#else
+#define WINO_PHASE(q, out)                                                         \
+    {                                                                              \
+        half lo = __builtin_shufflevector(a0, a1, q, q + 4, q + 8, q + 12);        \
+        half hi = __builtin_shufflevector(a2, a3, q, q + 4, q + 8, q + 12);        \
+        *(out) = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);          \
+    }
+#endif
+    WINO_PHASE(0, out0)
+    WINO_PHASE(1, out1)
+    WINO_PHASE(2, out2)
+    WINO_PHASE(3, out3)
+#undef WINO_PHASE
+}
+#define WINO_HAVE_DEINTERLEAVE 1
+#endif
+
+/* dst[0, n) = v[0, n) for 0 < n < WINO_LANES (a masked store where the ISA has one; a
+ * small memcpy became rep movs, which cost 20% of the input transform). */
+WINO_TARGET static inline void WINO_FN(wino_store_first)(float *dst, WVEC v, int64_t n)
+{
+#if WINO_LANES == 16
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif WINO_LANES == 8
+    static const int32_t lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    __m256i mask;
+    memcpy(&mask, lanes + 8 - n, sizeof mask);
+    _mm256_maskstore_ps(dst, mask, (__m256)v);
+#else
+    for (int64_t l = 0; l < n; l++)
+        dst[l] = v[l];
+#endif
+}
+
+/* The 6 column phases of one input row for the tiles of one tile row: ph[j][tx] for
+ * tx < tw (ph[j] = phases + j * stride). row: the image row (NULL: a padding row). */
+WINO_TARGET static void WINO_FN(wino_fill_phases)(const struct wino_band *b, const float *row, float *phases,
+                                                  int64_t stride)
+{
+    const int64_t tw = b->tiles_w, pl = b->p->pad_left, width = b->p->in_w;
+    if (!row) {
+        for (int j = 0; j < 6; j++)
+            memset(phases + j * stride, 0, (size_t)tw * sizeof(float));
+        return;
+    }
+    for (int64_t tx = 0; tx < tw;) {
+        const int64_t col = 4 * tx - pl;
+#ifdef WINO_HAVE_DEINTERLEAVE
+        /* WINO_LANES tiles at once when their 4 * lanes + 2 columns are inside the row */
+        if (tx + WINO_LANES <= tw && col >= 0 && col + 4 * WINO_LANES + 4 <= width) {
+            WVEC p0, p1, p2, p3, p4, p5, unused0, unused1;
+            WINO_FN(wino_deinterleave4)(row + col, &p0, &p1, &p2, &p3);
+            WINO_FN(wino_deinterleave4)(row + col + 4, &p4, &p5, &unused0, &unused1);
+            (void)unused0;
+            (void)unused1;
+            WSTORE(phases + tx, p0);
+            WSTORE(phases + stride + tx, p1);
+            WSTORE(phases + 2 * stride + tx, p2);
+            WSTORE(phases + 3 * stride + tx, p3);
+            WSTORE(phases + 4 * stride + tx, p4);
+            WSTORE(phases + 5 * stride + tx, p5);
+            tx += WINO_LANES;
             continue;
         }
-        const float *src = xc + iy * p->in_w;
-        float *ph0 = ph, *ph1 = ph + phase_len, *ph2 = ph + 2 * phase_len, *ph3 = ph + 3 * phase_len;
-        for (int64_t l = l_lo; l < l_hi; l++) {
-            const float *s4 = src + 4 * l - p->pad_left;
-            ph0[l] = s4[0];
-            ph1[l] = s4[1];
-            ph2[l] = s4[2];
-            ph3[l] = s4[3];
+#endif
+        if (col >= 0 && col + 6 <= width) {
+            for (int j = 0; j < 6; j++)
+                phases[j * stride + tx] = row[col + j];
+        } else {
+            for (int j = 0; j < 6; j++)
+                phases[j * stride + tx] = col + j >= 0 && col + j < width ? row[col + j] : 0.0f;
         }
-        /* the tiles at the edges: columns in the padding are zero */
-        for (int64_t l = 0; l < phase_len; l++) {
-            if (l == l_lo && l_lo < l_hi)
-                l = l_hi;
-            if (l >= phase_len)
-                break;
-            for (int64_t q = 0; q < 4; q++) {
-                int64_t col = 4 * l + q - p->pad_left;
-                ph[q * phase_len + l] = col >= 0 && col < p->in_w ? src[col] : 0.0f;
-            }
+        tx++;
+    }
+}
+
+/* Input transform of channel c for the band's tile rows [row, row + rows).
+ * scratch: 36 * (group tiles + WINO_LANES) floats (fast_winograd.c, wino_row_scratch). */
+WINO_TARGET static void WINO_FN(wino_input_rows)(const struct wino_band *b, int64_t c, int64_t row, int64_t rows,
+                                                 float *scratch)
+{
+    const struct d2_conv2d_params *p = b->p;
+    const int64_t tw = b->tiles_w, count = rows * tw;
+    const int64_t stride = count + WINO_LANES;   /* floats per phase array */
+    float *phases = scratch;                     /* [6 input rows][6 phases][stride] */
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t global_row = b->row0 + row + r, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
+        const float *xc = b->x + (n * p->in_channels + c) * p->in_h * p->in_w;
+        for (int i = 0; i < 6; i++) {
+            const int64_t iy = 4 * ty - p->pad_top + i;
+            WINO_FN(wino_fill_phases)(b, iy >= 0 && iy < p->in_h ? xc + iy * p->in_w : NULL,
+                                      phases + i * 6 * stride + r * tw, stride);
         }
     }
-    for (int64_t l0 = 0; l0 < tw_pad; l0 += WINO_LANES) {
+    float *v = b->v + c * b->ldv + row * tw;     /* V[xi][c][tile] at v + xi * C * ldv + tile */
+    const int64_t xi_stride = p->in_channels * b->ldv;
+    for (int64_t l0 = 0; l0 < count; l0 += WINO_LANES) {
         WVEC h[6][6];
         for (int i = 0; i < 6; i++) {
-            const float *ph = phases + i * 4 * phase_len + l0;
+            const float *ph = phases + i * 6 * stride + l0;
             WVEC d0, d1, d2, d3, d4, d5;
             WLOAD(d0, ph);
-            WLOAD(d1, ph + phase_len);
-            WLOAD(d2, ph + 2 * phase_len);
-            WLOAD(d3, ph + 3 * phase_len);
-            WLOAD(d4, ph + 1);
-            WLOAD(d5, ph + phase_len + 1);
+            WLOAD(d1, ph + stride);
+            WLOAD(d2, ph + 2 * stride);
+            WLOAD(d3, ph + 3 * stride);
+            WLOAD(d4, ph + 4 * stride);
+            WLOAD(d5, ph + 5 * stride);
             /* B^T applied to the columns d0..d5 */
             h[i][0] = 4.0f * d0 - 5.0f * d2 + d4;
             h[i][1] = d3 + d4 - 4.0f * (d1 + d2);
@@ -93,42 +166,37 @@ WINO_TARGET static void WINO_FN(wino_input_row)(const struct wino_band *b, int64
             h[i][4] = d4 - d2 - 2.0f * (d3 - d1);
             h[i][5] = 4.0f * d1 - 5.0f * d3 + d5;
         }
+        const int64_t valid = count - l0 < WINO_LANES ? count - l0 : WINO_LANES;
         for (int j = 0; j < 6; j++) {
-            WVEC v[6];
-            v[0] = 4.0f * h[0][j] - 5.0f * h[2][j] + h[4][j];
-            v[1] = h[3][j] + h[4][j] - 4.0f * (h[1][j] + h[2][j]);
-            v[2] = h[4][j] - h[3][j] + 4.0f * (h[1][j] - h[2][j]);
-            v[3] = h[4][j] - h[2][j] + 2.0f * (h[3][j] - h[1][j]);
-            v[4] = h[4][j] - h[2][j] - 2.0f * (h[3][j] - h[1][j]);
-            v[5] = 4.0f * h[1][j] - 5.0f * h[3][j] + h[5][j];
-            for (int i = 0; i < 6; i++)
-                WSTORE(out + (i * 6 + j) * tw_pad + l0, v[i]);
+            WVEC t[6];
+            t[0] = 4.0f * h[0][j] - 5.0f * h[2][j] + h[4][j];
+            t[1] = h[3][j] + h[4][j] - 4.0f * (h[1][j] + h[2][j]);
+            t[2] = h[4][j] - h[3][j] + 4.0f * (h[1][j] - h[2][j]);
+            t[3] = h[4][j] - h[2][j] + 2.0f * (h[3][j] - h[1][j]);
+            t[4] = h[4][j] - h[2][j] - 2.0f * (h[3][j] - h[1][j]);
+            t[5] = 4.0f * h[1][j] - 5.0f * h[3][j] + h[5][j];
+            for (int i = 0; i < 6; i++) {
+                float *dst = v + (i * 6 + j) * xi_stride + l0;
+                if (valid == WINO_LANES)
+                    WSTORE(dst, t[i]);
+                else /* the group's last tiles: the next lanes belong to other tasks */
+                    WINO_FN(wino_store_first)(dst, t[i], valid);
+            }
         }
-    }
-    /* Copy into the packed panels: band tile t = row * tw + l is lane t % nr of panel t / nr. */
-    const int64_t nr = b->kt->nr, channels = p->in_channels;
-    for (int64_t l = 0; l < tw;) {
-        int64_t t = row * tw + l, q = t / nr, lane = t % nr;
-        int64_t len = nr - lane < tw - l ? nr - lane : tw - l;
-        for (int xi = 0; xi < 36; xi++)
-            memcpy(b->v + ((xi * b->panel_stride + q) * channels + c) * nr + lane, out + xi * tw_pad + l,
-                   (size_t)len * sizeof(float));
-        l += len;
     }
 }
 
-/* Output tile row `row` (band-relative) of output channel m from the band's GEMM
- * results, with bias, residual and relu. scratch: 16 * WINO_TILE_LANES + 16 * tw_pad floats. */
-WINO_TARGET static void WINO_FN(wino_output_row)(const struct wino_band *b, int64_t m, int64_t row, float *scratch)
+/* Output transform of output channel m for the band's tile rows [row, row + rows), with
+ * bias, residual and relu. scratch: 16 * (group tiles + WINO_LANES) floats. */
+WINO_TARGET static void WINO_FN(wino_output_rows)(const struct wino_band *b, int64_t m, int64_t row, int64_t rows,
+                                                  float *scratch)
 {
     const struct d2_conv2d_params *p = b->p;
-    const int64_t tw_pad = b->tw_pad, ldm = b->ldm, mstride = p->out_channels * ldm;
-    const int64_t global_row = b->row0 + row, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
-    const float *src = b->mbuf + m * ldm + row * b->tiles_w;
-    float *lanes = scratch;                          /* [16][WINO_LANES]: one vector per output of a tile */
-    float *rows = scratch + 16 * WINO_TILE_LANES;    /* [4][4 * tw_pad] */
-    const int64_t row_len = 4 * tw_pad;
-    for (int64_t l0 = 0; l0 < tw_pad; l0 += WINO_LANES) {
+    const int64_t tw = b->tiles_w, count = rows * tw, mstride = p->out_channels * b->ldv;
+    const int64_t row_len = 4 * (count + WINO_LANES);
+    const float *src = b->mbuf + m * b->ldv + row * tw;   /* M[xi][m][tile] at src + xi * mstride + tile */
+    float *out = scratch;                                  /* [4 output rows][4 * tile + column] */
+    for (int64_t l0 = 0; l0 < count; l0 += WINO_LANES) {
         WVEC t[4][6];
         for (int j = 0; j < 6; j++) {
             WVEC m0, m1, m2, m3, m4, m5;
@@ -149,36 +217,61 @@ WINO_TARGET static void WINO_FN(wino_output_row)(const struct wino_band *b, int6
             WVEC s12 = t[r][1] + t[r][2], d12 = t[r][1] - t[r][2], s34 = t[r][3] + t[r][4], d34 = t[r][3] - t[r][4];
             WVEC o0 = t[r][0] + s12 + s34, o1 = d12 + 2.0f * d34, o2 = s12 + 4.0f * s34,
                  o3 = d12 + 8.0f * d34 + t[r][5];
-            WSTORE(lanes + (r * 4 + 0) * WINO_LANES, o0);
-            WSTORE(lanes + (r * 4 + 1) * WINO_LANES, o1);
-            WSTORE(lanes + (r * 4 + 2) * WINO_LANES, o2);
-            WSTORE(lanes + (r * 4 + 3) * WINO_LANES, o3);
-        }
-        for (int r = 0; r < 4; r++) {
-            float *dst = rows + r * row_len + 4 * l0;
-            const float *o = lanes + r * 4 * WINO_LANES;
+            float *dst = out + r * row_len + 4 * l0;
+#if WINO_LANES == 16
+            WVEC lo02 = __builtin_shufflevector(o0, o2, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            WVEC hi02 = __builtin_shufflevector(o0, o2, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            WVEC lo13 = __builtin_shufflevector(o1, o3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            WVEC hi13 = __builtin_shufflevector(o1, o3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            WVEC q0 = __builtin_shufflevector(lo02, lo13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            WVEC q1 = __builtin_shufflevector(lo02, lo13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            WVEC q2 = __builtin_shufflevector(hi02, hi13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            WVEC q3 = __builtin_shufflevector(hi02, hi13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            WSTORE(dst, q0);
+            WSTORE(dst + 16, q1);
+            WSTORE(dst + 32, q2);
+            WSTORE(dst + 48, q3);
+#elif WINO_LANES == 8
+            WVEC lo02 = __builtin_shufflevector(o0, o2, 0, 8, 1, 9, 2, 10, 3, 11);
+            WVEC hi02 = __builtin_shufflevector(o0, o2, 4, 12, 5, 13, 6, 14, 7, 15);
+            WVEC lo13 = __builtin_shufflevector(o1, o3, 0, 8, 1, 9, 2, 10, 3, 11);
+            WVEC hi13 = __builtin_shufflevector(o1, o3, 4, 12, 5, 13, 6, 14, 7, 15);
+            WVEC q0 = __builtin_shufflevector(lo02, lo13, 0, 8, 1, 9, 2, 10, 3, 11);
+            WVEC q1 = __builtin_shufflevector(lo02, lo13, 4, 12, 5, 13, 6, 14, 7, 15);
+            WVEC q2 = __builtin_shufflevector(hi02, hi13, 0, 8, 1, 9, 2, 10, 3, 11);
+            WVEC q3 = __builtin_shufflevector(hi02, hi13, 4, 12, 5, 13, 6, 14, 7, 15);
+            WSTORE(dst, q0);
+            WSTORE(dst + 8, q1);
+            WSTORE(dst + 16, q2);
+            WSTORE(dst + 24, q3);
+#else
             for (int l = 0; l < WINO_LANES; l++) {
-                dst[4 * l + 0] = o[l];
-                dst[4 * l + 1] = o[WINO_LANES + l];
-                dst[4 * l + 2] = o[2 * WINO_LANES + l];
-                dst[4 * l + 3] = o[3 * WINO_LANES + l];
+                dst[4 * l + 0] = o0[l];
+                dst[4 * l + 1] = o1[l];
+                dst[4 * l + 2] = o2[l];
+                dst[4 * l + 3] = o3[l];
             }
+#endif
         }
     }
     const bool epilogue = b->bias || b->residual || b->relu;
-    for (int r = 0; r < 4; r++) {
-        const int64_t oy = 4 * ty + r;
-        if (oy >= p->out_h)
-            break;
-        const int64_t offset = ((n * p->out_channels + m) * p->out_h + oy) * p->out_w;
-        float *y = b->y + offset;
-        memcpy(y, rows + r * row_len, (size_t)p->out_w * sizeof(float));
-        if (epilogue)
-            b->kt->bias_act(y, p->out_w, b->bias ? b->bias[m] : 0.0f, b->residual ? b->residual + offset : NULL,
-                            b->relu);
+    for (int64_t rr = 0; rr < rows; rr++) {
+        const int64_t global_row = b->row0 + row + rr, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
+        for (int r = 0; r < 4; r++) {
+            const int64_t oy = 4 * ty + r;
+            if (oy >= p->out_h)
+                break;
+            const int64_t offset = ((n * p->out_channels + m) * p->out_h + oy) * p->out_w;
+            float *y = b->y + offset;
+            memcpy(y, out + r * row_len + 4 * rr * tw, (size_t)p->out_w * sizeof(float));
+            if (epilogue)
+                b->kt->bias_act(y, p->out_w, b->bias ? b->bias[m] : 0.0f,
+                                b->residual ? b->residual + offset : NULL, b->relu);
+        }
     }
 }
 
+#undef WINO_HAVE_DEINTERLEAVE
 #undef WVEC
 #undef WLOAD
 #undef WSTORE

@@ -320,6 +320,8 @@ static const struct conv_shape direct_shapes[] = {
     { 1, 17, 10, 9, 8, 0, 1, 2, 1, true, false, true },          /* asymmetric pads */
     { 2, 33, 11, 21, 17, 2, 2, 2, 2, false, false, true },       /* pad 2 */
     { 1, 40, 5, 70, 9, 1, 1, 1, 1, true, true, true },           /* wide rows: > 1 vector of tiles */
+    { 2, 24, 6, 150, 20, 1, 1, 1, 1, true, false, false },       /* vector deinterleave of image rows */
+    { 1, 8, 9, 141, 8, 0, 0, 0, 0, false, false, true },         /* the same, unpadded */
     { 2, 300, 9, 9, 11, 1, 1, 1, 1, true, false, false },        /* several K blocks */
     { 3, 500, 40, 16, 20, 1, 1, 1, 1, true, true, true },        /* several bands */
     { 1, 64, 20, 31, 64, 1, 1, 1, 1, true, false, true },        /* backbone-like */
@@ -340,9 +342,9 @@ START_TEST(winograd_against_reference)
 END_TEST
 
 static const struct conv_shape executor_shapes[] = {
-    { 1, 32, 19, 23, 48, 1, 1, 1, 1, true, false, false },       /* conv */
-    { 2, 24, 14, 14, 40, 1, 1, 1, 1, true, true, true },          /* fused_conv, mask-head-like batch */
-    { 1, 20, 12, 30, 24, 1, 1, 1, 1, false, false, true },        /* fused_conv, relu only */
+    { 1, 64, 19, 23, 72, 1, 1, 1, 1, true, false, false },       /* conv */
+    { 2, 64, 14, 14, 80, 1, 1, 1, 1, true, true, true },          /* fused_conv, mask-head-like batch */
+    { 1, 70, 12, 30, 64, 1, 1, 1, 1, false, false, true },        /* fused_conv, relu only */
 };
 
 START_TEST(executor_dispatch)
