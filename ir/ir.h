@@ -182,6 +182,10 @@ int64_t d2_tensor_numel(const struct d2_tensor *t);
 /* Allocate zeroed storage for dtype/rank/dims. Checks sizes for overflow. */
 enum d2_status d2_tensor_alloc(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
                                int32_t rank, const int64_t *dims, struct d2_error *err);
+/* As d2_tensor_alloc, but the storage is left uninitialized (for a kernel that stores
+ * every element: large buffers then cost no clearing). */
+enum d2_status d2_tensor_alloc_uninitialized(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
+                                             int32_t rank, const int64_t *dims, struct d2_error *err);
 void d2_tensor_release(struct d2_tensor *t, const struct d2_allocator *a);
 /* Deep copy into newly allocated storage. */
 enum d2_status d2_tensor_copy(struct d2_tensor *dst, const struct d2_tensor *src,

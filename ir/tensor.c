@@ -69,8 +69,8 @@ int64_t d2_tensor_numel(const struct d2_tensor *t)
     return d2_dims_numel(t->rank, t->dims);
 }
 
-enum d2_status d2_tensor_alloc(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
-                               int32_t rank, const int64_t *dims, struct d2_error *err)
+static enum d2_status tensor_alloc(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
+                                   int32_t rank, const int64_t *dims, bool zero, struct d2_error *err)
 {
     int64_t numel;
     size_t esize = d2_dtype_size(dtype);
@@ -88,11 +88,23 @@ enum d2_status d2_tensor_alloc(struct d2_tensor *t, const struct d2_allocator *a
     for (int32_t i = 0; i < rank; i++)
         t->dims[i] = dims[i];
     t->nbytes = (size_t)numel * esize;
-    t->data = d2_calloc(a, t->nbytes ? t->nbytes : 1, 1);
+    t->data = zero ? d2_calloc(a, t->nbytes ? t->nbytes : 1, 1) : d2_alloc(a, t->nbytes ? t->nbytes : 1);
     if (!t->data)
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory allocating a %zu-byte tensor", t->nbytes);
     t->owns_data = true;
     return D2_OK;
+}
+
+enum d2_status d2_tensor_alloc(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
+                               int32_t rank, const int64_t *dims, struct d2_error *err)
+{
+    return tensor_alloc(t, a, dtype, rank, dims, true, err);
+}
+
+enum d2_status d2_tensor_alloc_uninitialized(struct d2_tensor *t, const struct d2_allocator *a, enum d2_dtype dtype,
+                                             int32_t rank, const int64_t *dims, struct d2_error *err)
+{
+    return tensor_alloc(t, a, dtype, rank, dims, false, err);
 }
 
 void d2_tensor_release(struct d2_tensor *t, const struct d2_allocator *a)

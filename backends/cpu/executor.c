@@ -298,11 +298,11 @@ static enum d2_status alloc_output(struct run_state *rs, d2_value_id v, const st
             memset(out->data, 0xff, out->nbytes); /* NaN / -1: a kernel that skips an element shows */
         return D2_OK;
     }
-    if (zero || !D2_EXECUTOR_POISON)
-        return d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err); /* calloc: zero pages */
+    if (zero)
+        return d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
     {
-        enum d2_status st = d2_tensor_alloc(out, rs->alloc, t->dtype, t->rank, t->dims, err);
-        if (st == D2_OK)
+        enum d2_status st = d2_tensor_alloc_uninitialized(out, rs->alloc, t->dtype, t->rank, t->dims, err);
+        if (st == D2_OK && D2_EXECUTOR_POISON)
             memset(out->data, 0xff, out->nbytes);
         return st;
     }
@@ -665,6 +665,10 @@ enum d2_status d2_executor_run(struct d2_executor *ex, const struct d2_graph *g,
     if (st != D2_OK)
         for (uint32_t k = 0; k < num_outputs; k++)
             d2_tensor_release(&outputs[k], ex->alloc);
+    else if (ex->output_escapes && ex->depth == 0)
+        for (uint32_t k = 0; k < num_outputs; k++)
+            if (outputs[k].owns_data)
+                ex->output_escapes(ex->escape_user, outputs[k].data);
     run_state_free(&rs);
     return st;
 }
@@ -680,6 +684,8 @@ enum d2_status d2_cpu_execute(const struct d2_graph *g, const struct d2_tensor *
     ex.kernel_data = NULL;
     ex.writes_every_output = NULL;
     ex.arena_cache = NULL;
+    ex.output_escapes = NULL;
+    ex.escape_user = NULL;
     ex.observe_node = NULL;
     ex.observe_user = NULL;
     return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);

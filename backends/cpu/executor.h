@@ -43,6 +43,10 @@ struct d2_executor {
     bool (*writes_every_output)(enum d2_op op);
     /* Where the top-level run's activation arena comes from (NULL: allocated per run). */
     struct d2_arena_cache *arena_cache;
+    /* Called with the storage of each output a top-level run hands to its caller
+     * (NULL: none); a caching allocator forgets the block there. */
+    void (*output_escapes)(void *user, const void *data);
+    void *escape_user;
     /* Optional per-node hook (benchmarks): called after each node's kernel with its
      * wall time in seconds. */
     void (*observe_node)(void *user, const struct d2_kernel_ctx *ctx, double seconds);

@@ -171,6 +171,9 @@ struct d2_cpu_fast {
     /* The planned activation arena, kept between runs (executor.h). Opaque here so
      * that this header does not pull in the executor's. */
     struct d2_arena_cache *arena_cache;
+    /* Freed large tensor buffers kept for the next allocation (block_cache.h); runs
+     * with the session's own allocator go through it. */
+    struct d2_block_cache *block_cache;
     /* Transformed 3x3 weights (fast_winograd.c); NULL: no Winograd (D2RT_WINOGRAD=0). */
     struct d2_winograd_cache *winograd;
 };

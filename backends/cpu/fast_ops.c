@@ -16,7 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_cache.h"
 #include "executor.h"
+
+/* Tensor buffers of 1 MiB and more are kept when freed, up to 384 MiB in all (the
+ * large data-dependent tensors of one Mask R-CNN run at 800x1216 total about that). */
+#define BLOCK_CACHE_MIN ((size_t)1 << 20)
+#define BLOCK_CACHE_MAX ((size_t)384 << 20)
 #include "fast_data.h"
 #include "fast_detect.h"
 #include "ref_nn.h"
@@ -59,7 +65,14 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
     }
     atomic_flag_clear(&fast->arena_cache->busy);
+    fast->block_cache = d2_block_cache_new(alloc, BLOCK_CACHE_MIN, BLOCK_CACHE_MAX);
+    if (!fast->block_cache) {
+        d2_free(alloc, fast->arena_cache);
+        d2_free(alloc, fast);
+        return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
+    }
     if (d2_winograd_enabled_by_env() && !(fast->winograd = d2_winograd_cache_new(alloc))) {
+        d2_block_cache_free(fast->block_cache);
         d2_free(alloc, fast->arena_cache);
         d2_free(alloc, fast);
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
@@ -67,6 +80,7 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
     enum d2_status st = d2_threadpool_new(opts ? opts->threads : 0, alloc, &fast->pool, err);
     if (st != D2_OK) {
         d2_winograd_cache_free(fast->winograd);
+        d2_block_cache_free(fast->block_cache);
         d2_free(alloc, fast->arena_cache);
         d2_free(alloc, fast);
         return st;
@@ -81,6 +95,7 @@ void d2_cpu_fast_free(struct d2_cpu_fast *fast)
         return;
     d2_threadpool_free(fast->pool);
     d2_arena_cache_release(fast->arena_cache);
+    d2_block_cache_free(fast->block_cache);
     d2_free(fast->alloc, fast->arena_cache);
     d2_winograd_cache_free(fast->winograd);
     d2_free(fast->alloc, fast);
@@ -103,10 +118,40 @@ static bool fast_writes_every_output(enum d2_op op)
     case D2_OP_MUL:
     case D2_OP_MAX_POOL:
     case D2_OP_AVERAGE_POOL:
+    /* fast_data.h's kernels (and the reference kernels they fall back to) */
+    case D2_OP_SUB:
+    case D2_OP_DIV:
+    case D2_OP_MIN:
+    case D2_OP_MAX:
+    case D2_OP_GREATER:
+    case D2_OP_GREATER_EQUAL:
+    case D2_OP_LESS:
+    case D2_OP_LESS_EQUAL:
+    case D2_OP_EQUAL:
+    case D2_OP_WHERE:
+    case D2_OP_SLICE:
+    case D2_OP_CONCAT:
+    case D2_OP_TRANSPOSE:
+    case D2_OP_EXPAND:
+    case D2_OP_GATHER:
+    case D2_OP_PAD:
+    case D2_OP_RESIZE:
+    case D2_OP_SCATTER_ELEMENTS:
+    case D2_OP_CONSTANT_OF_SHAPE:
+    case D2_OP_RESHAPE:
+    case D2_OP_FLATTEN:
+    case D2_OP_SQUEEZE:
+    case D2_OP_UNSQUEEZE:
+    case D2_OP_UPSAMPLE_ADD:
         return true;
     default:
         return false;
     }
+}
+
+static void forget_escaping_block(void *user, const void *data)
+{
+    d2_block_cache_forget(user, data);
 }
 
 enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_graph *g,
@@ -117,6 +162,12 @@ enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_gra
     struct d2_executor ex;
     memset(&ex, 0, sizeof ex);
     ex.alloc = alloc ? alloc : d2_allocator_default();
+    if (fast && fast->block_cache && (!alloc || (alloc->realloc_fn == fast->alloc->realloc_fn &&
+                                                 alloc->user == fast->alloc->user))) {
+        ex.alloc = d2_block_cache_allocator(fast->block_cache);
+        ex.output_escapes = forget_escaping_block;
+        ex.escape_user = fast->block_cache;
+    }
     ex.depth = 0;
     ex.kernel_for = fast && !fast->reference ? d2_cpu_fast_kernel : NULL;
     ex.kernel_data = fast;

@@ -29,14 +29,16 @@ enum d2_status d2_cpu_ref_loop(struct d2_kernel_ctx *ctx);
 static struct d2_executor region_executor(const struct d2_kernel_ctx *ctx)
 {
     struct d2_executor ex;
+    memset(&ex, 0, sizeof ex);
     ex.alloc = ctx->alloc;
     ex.depth = ctx->executor ? ctx->executor->depth + 1 : 1;
-    ex.kernel_for = ctx->executor ? ctx->executor->kernel_for : NULL;
-    ex.kernel_data = ctx->executor ? ctx->executor->kernel_data : NULL;
-    ex.writes_every_output = ctx->executor ? ctx->executor->writes_every_output : NULL;
-    ex.arena_cache = NULL; /* regions have no memory plan */
-    ex.observe_node = NULL; /* regions run inside their node's timing */
-    ex.observe_user = NULL;
+    if (ctx->executor) {
+        ex.kernel_for = ctx->executor->kernel_for;
+        ex.kernel_data = ctx->executor->kernel_data;
+        ex.writes_every_output = ctx->executor->writes_every_output;
+    }
+    /* Left NULL: regions run inside their node's timing (observe_node), have no memory
+     * plan (arena_cache), and their outputs stay in the enclosing run (output_escapes). */
     return ex;
 }
 
