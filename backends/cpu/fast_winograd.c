@@ -401,11 +401,14 @@ bool d2_winograd_applies(const struct d2_conv2d_params *p)
  * (4 tiles) 0.40 -> 0.40 ms: no gain; 64 -> 64 at 14x14 0.072 -> 0.058 ms and 256 -> 256
  * at 13x19 (20 tiles) 0.99 -> 0.59 ms: faster. So: at least 64 input and output channels
  * (with fewer the transforms, which cost O(C + M) per tile, are not paid back by the GEMM
- * work, O(C * M)) and at least 16 tiles. */
+ * work, O(C * M)) and at least 16 tiles per image. Per image, not per batch: the choice
+ * (and so the rounding) must not depend on the batch, since a batch must give each image
+ * the bits it gets alone (tests/e2e_predictor.sh); Winograd's per-tile arithmetic does
+ * not depend on where a tile lands in a band. */
 static bool wino_pays(const struct d2_conv2d_params *p)
 {
-    const int64_t tiles = p->batch * ((p->out_h + 3) / 4) * ((p->out_w + 3) / 4);
-    return p->in_channels >= 64 && p->out_channels >= 64 && tiles >= 16;
+    const int64_t tiles_per_image = ((p->out_h + 3) / 4) * ((p->out_w + 3) / 4);
+    return p->in_channels >= 64 && p->out_channels >= 64 && tiles_per_image >= 16;
 }
 
 /* ---- the convolution ------------------------------------------------------------------- */

@@ -22,7 +22,8 @@
  * Dispatch: the fast executor runs conv / fused_conv graphs through Winograd (the
  * session's run counter must grow) unless D2RT_WINOGRAD=0, where it must stay 0.
  * Cache: a second run with the same weights reuses them; weights changed in place
- * are transformed again (fingerprint). Every output element must be written. */
+ * are transformed again (fingerprint). Every output element must be written. A batch
+ * gives each image the same bits as a run alone. */
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -422,6 +423,54 @@ START_TEST(cache_notices_new_weights)
 }
 END_TEST
 
+/* A batch gives each image the bits it gets alone (the predictor batches images and
+ * promises identical answers): the same path whatever the batch, and per-tile arithmetic
+ * that does not depend on the band. 13x14 images have 16 tiles (Winograd, alone and in a
+ * batch); 10x10 images have 9 (never Winograd, though the batch has 27 tiles). */
+static void check_batch_matches_alone(int64_t h, int64_t w, bool winograd)
+{
+    const int64_t n = 3, c = 64, m = 72;
+    const int64_t image_in = c * h * w, image_out = m * h * w;
+    float *x = malloc((size_t)(n * image_in) * sizeof *x), *wt = malloc((size_t)(m * c * 9) * sizeof *wt);
+    float *bias = malloc((size_t)m * sizeof *bias);
+    float *batched = malloc((size_t)(n * image_out) * sizeof *batched), *alone = malloc((size_t)image_out * sizeof *alone);
+    struct d2_error err = {0};
+    for (int64_t i = 0; i < n * image_in; i++)
+        x[i] = uniform();
+    for (int64_t i = 0; i < m * c * 9; i++)
+        wt[i] = uniform() * 0.1f;
+    for (int64_t i = 0; i < m; i++)
+        bias[i] = uniform();
+    for (size_t t = 0; t < NUM_TABLES; t++) {
+        if (!d2_cpu_isa_supported(all_tables[t]->name))
+            continue;
+        struct d2_cpu_fast *fast = fast_for(all_tables[t], 2);
+        struct d2_conv2d_params p = {
+            .batch = n, .in_channels = c, .in_h = h, .in_w = w, .out_channels = m, .kernel_h = 3, .kernel_w = 3,
+            .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 1, .dilation_h = 1, .dilation_w = 1, .group = 1,
+            .out_h = h, .out_w = w,
+        };
+        ck_assert_int_eq(d2_cpu_fast_conv2d(fast, &p, x, wt, bias, NULL, true, batched, &err), D2_OK);
+        p.batch = 1;
+        for (int64_t i = 0; i < n; i++) {
+            ck_assert_int_eq(d2_cpu_fast_conv2d(fast, &p, x + i * image_in, wt, bias, NULL, true, alone, &err), D2_OK);
+            ck_assert_msg(memcmp(alone, batched + i * image_out, (size_t)image_out * sizeof *alone) == 0,
+                          "%s %lldx%lld: image %lld of the batch differs from its run alone", all_tables[t]->name,
+                          (long long)h, (long long)w, (long long)i);
+        }
+        ck_assert_int_eq(d2_winograd_runs(fast), winograd ? 1 + n : 0);
+        d2_cpu_fast_free(fast);
+    }
+    free(x), free(wt), free(bias), free(batched), free(alone);
+}
+
+START_TEST(batch_matches_alone)
+{
+    check_batch_matches_alone(13, 14, true);
+    check_batch_matches_alone(10, 10, false);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("winograd");
@@ -433,6 +482,7 @@ int main(void)
     tcase_add_test(tc, executor_dispatch);
     tcase_add_test(tc, env_disables);
     tcase_add_test(tc, cache_notices_new_weights);
+    tcase_add_test(tc, batch_matches_alone);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
