@@ -15,8 +15,11 @@
  * the v, invalid samples counting as 0). Rois run in parallel on the thread pool
  * (each writes only its own output rows).
  *
- * Channels in SIMD (avg mode, enough samples to pay for it): X is first copied to NHWC,
- * so the four taps of a sample are four contiguous runs of channels; per bin, the
+ * Channels in SIMD (avg mode, enough samples to pay for it): X is first copied to NHWC
+ * (the data kernels' cache-blocked transpose), so the four taps of a sample are four
+ * contiguous runs of channels; a roi's bins are computed into a per-thread [bin][channel]
+ * buffer (whole-vector stores) and transposed to the output's [channel][bin] while it
+ * is in cache; per bin, the
  * samples (weights and tap offsets) are listed once and a vector of 2-16 channels at a
  * time goes through them with the same double operations in the same order as the
  * scalar loop (products of two floats are exact in double, no fused multiply-adds), so
@@ -33,6 +36,7 @@
 #include <string.h>
 
 #include "fast.h"
+#include "fast_data.h"
 #include "ref_detect2.h"
 
 enum d2_status d2_cpu_ref_box_roi_align(struct d2_kernel_ctx *ctx);
@@ -80,6 +84,7 @@ struct roi_job {
     const float *nhwc;       /* X as [N][H][W][C] */
     struct roi_sample *samples;  /* per thread: samples_per_thread entries (one bin's) */
     int64_t samples_per_thread;
+    float *bins_by_channel;  /* per thread: one roi's output as [bin][channel] */
     roi_bin_fn bin_fn;
 };
 
@@ -223,7 +228,9 @@ static void roi_rows_nhwc(const struct roi_job *job, int64_t begin, int64_t end,
             for (int64_t ix = 0; ix < gw; ix++)
                 xtap[pw * gw + ix] = axis_tap_at(sample_position(g->start_w, pw, g->bin_w, ix, gw), width, channels);
         const float *image = job->nhwc + g->batch * height * width * channels;
-        float *out = job->y + r * channels * bins;
+        /* Bins are computed channels-contiguous ([bin][c], whole-vector stores), then
+         * turned into the output's [c][bin] in one small transpose that stays in cache. */
+        float *out = job->bins_by_channel + (int64_t)thread * bins * channels;
         for (int64_t ph = 0; ph < ph_n; ph++)
             for (int64_t pw = 0; pw < pw_n; pw++) {
                 int64_t n = 0;
@@ -245,30 +252,12 @@ static void roi_rows_nhwc(const struct roi_job *job, int64_t begin, int64_t end,
                         sp->offset[3] = ty.high + tx.high;
                     }
                 }
-                job->bin_fn(image, channels, samples, n, (double)g->count, out + ph * pw_n + pw, bins);
+                job->bin_fn(image, channels, samples, n, (double)g->count, out + (ph * pw_n + pw) * channels, 1);
             }
-    }
-}
-
-/* X [N][C][H*W] -> [N][H*W][C], pixel blocks [begin, end) of 64 (over all images). */
-struct nhwc_job {
-    const float *x;
-    float *t;
-    int64_t channels, plane, blocks_per_image;
-};
-
-static void nhwc_blocks(void *ctx, int64_t begin, int64_t end, int32_t thread)
-{
-    const struct nhwc_job *job = ctx;
-    (void)thread;
-    for (int64_t b = begin; b < end; b++) {
-        int64_t n = b / job->blocks_per_image, p0 = b % job->blocks_per_image * 64;
-        int64_t p1 = p0 + 64 < job->plane ? p0 + 64 : job->plane;
-        const float *x = job->x + n * job->channels * job->plane;
-        float *t = job->t + n * job->plane * job->channels;
-        for (int64_t c = 0; c < job->channels; c++)
-            for (int64_t p = p0; p < p1; p++)
-                t[p * job->channels + c] = x[c * job->plane + p];
+        float *y = job->y + r * channels * bins;
+        for (int64_t c = 0; c < channels; c++)
+            for (int64_t b = 0; b < bins; b++)
+                y[c * bins + b] = out[b * channels + c];
     }
 }
 
@@ -418,7 +407,7 @@ enum d2_status d2_cpu_fast_box_roi_align(struct d2_kernel_ctx *ctx)
         return d2_det_oom(ctx);
     }
     struct roi_job job = { a, geometry, x->data, ctx->outputs[0].data, x->dims[1], x->dims[2], x->dims[3],
-                           ph_n, pw_n, taps, per_thread, NULL, NULL, 0, NULL };
+                           ph_n, pw_n, taps, per_thread, NULL, NULL, 0, NULL, NULL };
     /* Channels in SIMD when the mode is avg, there is a full vector of channels, a bin has
      * at most 4096 samples, and the rois read each pixel of the map about once or more
      * (the NHWC copy is one pass over X). */
@@ -431,10 +420,13 @@ enum d2_status d2_cpu_fast_box_roi_align(struct d2_kernel_ctx *ctx)
         nhwc = d2_alloc(ctx->alloc, (size_t)(pixels * channels) * sizeof(float));
         job.samples = d2_alloc(ctx->alloc, (size_t)(threads * (max_gh * max_gw > 0 ? max_gh * max_gw : 1)) *
                                                sizeof *job.samples);
-        if (nhwc && job.samples) {
-            struct nhwc_job t = { x->data, nhwc, channels, x->dims[2] * x->dims[3],
-                                  (x->dims[2] * x->dims[3] + 63) / 64 };
-            d2_threadpool_parallel_for(fast->pool, x->dims[0] * t.blocks_per_image, 4, nhwc_blocks, &t);
+        job.bins_by_channel = d2_alloc(ctx->alloc, (size_t)(threads * ph_n * pw_n * channels) * sizeof(float));
+        if (nhwc && job.samples && job.bins_by_channel) {
+            /* [N][C][H*W] -> [N][H*W][C]: a blocked transpose per image. */
+            const int64_t plane = x->dims[2] * x->dims[3];
+            const int64_t nhwc_dims[3] = { x->dims[0], plane, channels };
+            const int64_t nchw_strides[3] = { channels * plane, 1, plane };
+            d2_fast_copy_strided(fast->pool, nhwc, x->data, sizeof(float), 3, nhwc_dims, nchw_strides, 0);
             job.nhwc = nhwc;
             job.samples_per_thread = max_gh * max_gw > 0 ? max_gh * max_gw : 1;
         }
@@ -443,6 +435,8 @@ enum d2_status d2_cpu_fast_box_roi_align(struct d2_kernel_ctx *ctx)
     d2_threadpool_parallel_for(fast->pool, num_rois, 1, roi_rows, &job);
     if (job.samples)
         d2_free(ctx->alloc, job.samples);
+    if (job.bins_by_channel)
+        d2_free(ctx->alloc, job.bins_by_channel);
     if (nhwc)
         d2_free(ctx->alloc, nhwc);
     d2_free(ctx->alloc, taps);
