@@ -3,8 +3,8 @@
  * conv, per image and group g:  Y_g[Mg, OH*OW] = W_g[Mg, Cg*KH*KW] x col_g[Cg*KH*KW, OH*OW]
  *   - stride 1 with the output as wide as the input (1x1, 3x3 "same" and the like), when
  *     the table has a conv_tile: the direct path below, which reads the image in place;
- *   - stride s >= 2 with mostly real taps on the s*s phase images (the 7x7 stem: 12
- *     channels of 4x4 taps): the same direct path over the phase images (phase_conv);
+ *   - strided (the 7x7 stem, 3x3 and 1x1 stride 2): the same direct path with one tap
+ *     per kernel tap over phase-subsampled copies of the image (phase_conv);
  *   - 1x1, stride 1, no padding: col_g is X_g itself ([Cg, H*W], a plain matrix);
  *   - otherwise col_g is never materialized: the GEMM's B packing reads it straight
  *     from the image (implicit im2col, pack_b_conv), so memory stays O(packing block)
@@ -175,6 +175,7 @@ static void depthwise_planes(void *ctx, int64_t begin, int64_t end, int32_t thre
  * block), then row blocks of A, then tiles, then the mr-row tiles, which reuse the
  * tile's image rows from L1. */
 #define DIRECT_MAX_TILES_PER_TASK 16
+#define DIRECT_BLOCK_ROWS 216
 
 struct direct_job {
     const struct d2_cpu_kernels *kt;
@@ -278,11 +279,11 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
     }
 }
 
-/* Should conv_tile compute this (grouped) conv? It can for stride 1 and same-width
- * output; it is used when there are at least 4 output positions per output channel:
- * with fewer (res5: 950 positions, 512 channels), tasks of few tiles each re-read a
- * large W, and the packed GEMM, which also splits M between threads, was faster
- * (measured: res5 3x3 at 2 threads, 63% of peak direct, 68% GEMM). */
+/* Should conv_tile compute this (grouped) stride-1 conv? It can for stride 1 and
+ * same-width output; it is used when there are at least 4 output positions per output
+ * channel: with fewer (res5: 950 positions, 512 channels), tasks of few tiles each
+ * re-read a large W, and the packed GEMM, which also splits M between threads, was
+ * faster (measured: res5 3x3 at 2 threads, 63% of peak direct, 68% GEMM). */
 static bool direct_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p)
 {
     return kt->conv_tile && p->stride_h == 1 && p->stride_w == 1 && p->out_w == p->in_w &&
@@ -290,28 +291,37 @@ static bool direct_applies(const struct d2_cpu_kernels *kt, const struct d2_conv
            p->out_h * p->out_w >= 4 * (p->out_channels / p->group);
 }
 
-/* One image and group: Y_g = W_g (*) X_g through conv_tile. w: the group's weights. */
-static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
-                                  const struct d2_conv2d_params *p, const float *x, const float *w,
-                                  const float *bias, const float *residual, bool relu, float *y,
-                                  struct d2_error *err)
+/* The taps of a direct conv: tap t of output position (oy, ox) reads (oy + dy[t],
+ * ox + dx[t]) of an image `rows` x `width` (outside it: zero), found at flat offset
+ * offset[t] from the channel's start (an image of the channel's plane, plus the shift). */
+struct direct_taps {
+    int32_t count;
+    int64_t rows, width;
+    int64_t offset[D2_CONV_MAX_TAPS], dy[D2_CONV_MAX_TAPS], dx[D2_CONV_MAX_TAPS];
+};
+
+/* One image and group: Y[m, oy*width + ox] = sum_{c, t} W[m][c][t] x(c, t, oy, ox) through
+ * conv_tile, x(c, t, .) as in struct direct_taps with channel c at x + c*plane.
+ * w: [m][channels][taps] (the taps in W's own order); y: [m][out_h * width]. */
+static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool, const float *x,
+                                  int64_t channels, int64_t plane, const struct direct_taps *taps, int64_t m,
+                                  int64_t out_h, const float *w, const float *bias, const float *residual, bool relu,
+                                  float *y, struct d2_error *err)
 {
     const int32_t mr = kt->mr, nr = kt->nr;
-    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
-    const int32_t taps = (int32_t)(p->kernel_h * p->kernel_w);
-    const int64_t k = cg * taps, m_panels = (mg + mr - 1) / mr;
+    const int64_t k = channels * taps->count, m_panels = (m + mr - 1) / mr;
     struct direct_job job;
     memset(&job, 0, sizeof job);
-    /* Pack W once: mr-row panels over all of K (rows past mg are zero). */
+    /* Pack W once: mr-row panels over all of K (rows past m are zero). */
     float *a = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, (size_t)(m_panels * mr * k) * sizeof(float));
     if (!a)
-        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory packing %lld x %lld weights", (long long)mg,
+        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory packing %lld x %lld weights", (long long)m,
                          (long long)k);
     for (int64_t panel = 0; panel < m_panels; panel++) {
         float *dst = a + panel * mr * k;
         for (int32_t i = 0; i < mr; i++) {
             int64_t row = panel * mr + i;
-            if (row < mg)
+            if (row < m)
                 for (int64_t q = 0; q < k; q++)
                     dst[q * mr + i] = w[row * k + q];
             else
@@ -326,24 +336,34 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     job.bias = bias;
     job.residual = residual;
     job.relu = relu;
-    job.channels = cg;
-    job.plane = p->in_h * p->in_w;
-    job.in_h = p->in_h;
-    job.width = p->in_w;
-    job.m = mg;
-    job.n = p->out_h * p->out_w;
-    job.taps = taps;
-    for (int32_t t = 0; t < taps; t++) {
-        int64_t ky = t / p->kernel_w, kx = t % p->kernel_w;
-        job.tap_dy[t] = ky * p->dilation_h - p->pad_top;
-        job.tap_dx[t] = kx * p->dilation_w - p->pad_left;
-        job.tap_offset[t] = job.tap_dy[t] * p->in_w + job.tap_dx[t];
-    }
+    job.channels = channels;
+    job.plane = plane;
+    job.in_h = taps->rows;
+    job.width = taps->width;
+    job.m = m;
+    job.n = out_h * taps->width;
+    job.taps = taps->count;
+    memcpy(job.tap_offset, taps->offset, sizeof job.tap_offset);
+    memcpy(job.tap_dy, taps->dy, sizeof job.tap_dy);
+    memcpy(job.tap_dx, taps->dx, sizeof job.tap_dx);
     /* K blocks of at most ~640 (the tile's image rows stay in L1 across the row tiles);
      * row blocks of A of about 384 KiB (stay in L2 across the task's tiles). */
     int64_t k_blocks = (k + 639) / 640;
-    job.channel_block = (cg + k_blocks - 1) / k_blocks;
-    job.row_block = (96 * 1024 / (job.channel_block * taps)) / mr * mr;
+    /* ... and, with several image rows per channel (a row: the taps whose offsets differ
+     * only by dx), at most DIRECT_BLOCK_ROWS rows per tile, so that a tile's rows stay in
+     * L1 across the row tiles (a 3x3 stride 2 on phase images reads 6 rows per channel:
+     * res3, 1 thread, 28 -> 26 ms; a 3x3 stride 1 reads 3 and keeps its ~71 channels). */
+    int64_t rows_per_channel = 0;
+    for (int32_t t = 0; t < taps->count; t++) {
+        bool seen = false;
+        for (int32_t u = 0; u < t && !seen; u++)
+            seen = taps->offset[u] - taps->dx[u] == taps->offset[t] - taps->dx[t];
+        rows_per_channel += !seen;
+    }
+    if (rows_per_channel > 1 && k_blocks < channels * rows_per_channel / DIRECT_BLOCK_ROWS)
+        k_blocks = channels * rows_per_channel / DIRECT_BLOCK_ROWS;
+    job.channel_block = (channels + k_blocks - 1) / k_blocks;
+    job.row_block = (96 * 1024 / (job.channel_block * taps->count)) / mr * mr;
     if (job.row_block < mr)
         job.row_block = mr;
     job.tiles = (job.n + nr - 1) / nr;
@@ -358,21 +378,49 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     return D2_OK;
 }
 
-/* ---- strided convs as stride-1 convs on phase-subsampled images (the 7x7 stem) ---- */
+/* A stride-1 conv (direct_applies) of one image and group; w: the group's weights. */
+static enum d2_status direct_conv_stride1(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
+                                          const struct d2_conv2d_params *p, const float *x, const float *w,
+                                          const float *bias, const float *residual, bool relu, float *y,
+                                          struct d2_error *err)
+{
+    struct direct_taps taps;
+    taps.count = (int32_t)(p->kernel_h * p->kernel_w);
+    taps.rows = p->in_h;
+    taps.width = p->in_w;
+    for (int32_t t = 0; t < taps.count; t++) {
+        int64_t ky = t / p->kernel_w, kx = t % p->kernel_w;
+        taps.dy[t] = ky * p->dilation_h - p->pad_top;
+        taps.dx[t] = kx * p->dilation_w - p->pad_left;
+        taps.offset[t] = taps.dy[t] * p->in_w + taps.dx[t];
+    }
+    return direct_conv(kt, pool, x, p->in_channels / p->group, p->in_h * p->in_w, &taps,
+                       p->out_channels / p->group, p->out_h, w, bias, residual, relu, y, err);
+}
 
-/* With stride s (both axes, dilation 1), input row iy = s*oy - pad_top + ky. Writing
- * ky - pad_top = s*d + p (0 <= p < s, d = floor((ky - pad_top) / s)) gives iy = s*(oy + d) + p:
- * tap ky reads row oy + d of the phase image P_p[q] = x[s*q + p]. So the conv is a stride-1
- * conv over the s*s phase images of every channel (cg*s*s channels) with
- * T = d_max - d_min + 1 taps per axis, pad -d_min, and zero weights for the (d, p) pairs
- * that match no real tap. For the 7x7 stem (pad 3, stride 2): 12 channels of 4x4 taps,
- * 192 MACs per output instead of 147, but through conv_tile (no im2col packing, which
- * took about 30% of the stem's time in the packed GEMM). The phase images are out_w wide,
- * so the stride-1 conv's output is as wide as its input (conv_tile's requirement); that
- * is exact when s*out_w >= in_w (every column a tap reads past out_w is padding). Same
- * sums as the reference up to f32 summation order (the added terms are exact zeros). */
-struct phase_geometry {
-    int64_t s, d_min_y, d_min_x, taps_y, taps_x, phase_h, phase_w;
+/* ---- strided convs as direct convs over phase images ----------------------------- */
+
+/* With strides (sh, sw), tap (ky, kx) of output (oy, ox) reads input row
+ * iy = sh*oy + ky*dh - pad_top. Writing ky*dh - pad_top = sh*dy + py (0 <= py < sh) gives
+ * iy = sh*(oy + dy) + py: row oy + dy of the phase image P_py[qy] = x[sh*qy + py], and the
+ * same for columns. So every tap is a shifted read of one phase image, and the conv is a
+ * direct conv (conv_tile, no im2col packing) with exactly the kernel's taps: tap t reads
+ * phase image phase(t) of its channel at shift (dy, dx). The phase images of a channel
+ * are stored one after the other ([c][phase][qy][qx]), so tap t's offset is
+ * phase(t)*phase_plane + dy*phase_w + dx, and only the phases some tap reads are made:
+ * a 1x1 stride 2 without padding needs one, a quarter of the input. The phase images
+ * are out_w wide, so the direct conv's output is as wide as its input (conv_tile's
+ * requirement); columns past out_w that a tap reads must then be padding, which holds
+ * when sw*out_w >= in_w or no tap reads right of its output column (dx <= 0). Rows:
+ * ceil(in_h / sh) per phase image (past that, a tap reads padding); elements past the
+ * input are zero. The sums are the reference's own terms (no zero weights added). */
+#define PHASE_MAX D2_CONV_MAX_TAPS
+
+struct phase_plan {
+    int64_t sh, sw;
+    int32_t phases;                          /* phase images per channel */
+    int64_t phase_py[PHASE_MAX], phase_px[PHASE_MAX];
+    struct direct_taps taps;                 /* rows = phase_h, width = phase_w = out_w */
 };
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -380,103 +428,103 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* Fills *g and returns true when the phase conv applies and is worth it (at least 75% of
- * its MACs are real taps: the 7x7 stem is 77%; a 3x3 stride 2 would be 56%). */
-static bool phase_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p,
-                          struct phase_geometry *g)
+/* Fills *plan and returns true when the phase path applies: a stride >= 2, at most
+ * D2_CONV_MAX_TAPS taps, the column condition above, and (as for direct_applies) at
+ * least 4 output positions per output channel. */
+static bool phase_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p, struct phase_plan *plan)
 {
-    const int64_t s = p->stride_h;
-    if (!kt->conv_tile || s < 2 || p->stride_w != s || p->dilation_h != 1 || p->dilation_w != 1 ||
-        s * p->out_w < p->in_w || p->pad_top < 0 || p->pad_left < 0)
+    const int64_t sh = p->stride_h, sw = p->stride_w, taps = p->kernel_h * p->kernel_w;
+    if (!kt->conv_tile || (sh == 1 && sw == 1) || sh < 1 || sw < 1 || taps > D2_CONV_MAX_TAPS ||
+        p->pad_top < 0 || p->pad_left < 0 || p->in_channels / p->group < 2 ||
+        p->out_h * p->out_w < 4 * (p->out_channels / p->group))
         return false;
-    g->s = s;
-    g->d_min_y = floor_div(-p->pad_top, s);
-    g->d_min_x = floor_div(-p->pad_left, s);
-    g->taps_y = floor_div(p->kernel_h - 1 - p->pad_top, s) - g->d_min_y + 1;
-    g->taps_x = floor_div(p->kernel_w - 1 - p->pad_left, s) - g->d_min_x + 1;
-    g->phase_h = (p->in_h + s - 1) / s;
-    g->phase_w = p->out_w;
-    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
-    const int64_t phase_macs = s * s * g->taps_y * g->taps_x;
-    return g->taps_y * g->taps_x <= D2_CONV_MAX_TAPS && 4 * p->kernel_h * p->kernel_w >= 3 * phase_macs &&
-           cg * s * s >= 2 && p->out_h * p->out_w >= 4 * mg;
+    memset(plan, 0, sizeof *plan);
+    plan->sh = sh;
+    plan->sw = sw;
+    plan->taps.count = (int32_t)taps;
+    plan->taps.rows = (p->in_h + sh - 1) / sh;
+    plan->taps.width = p->out_w;
+    const int64_t phase_plane = plan->taps.rows * plan->taps.width;
+    for (int32_t t = 0; t < plan->taps.count; t++) {
+        const int64_t ky = t / p->kernel_w, kx = t % p->kernel_w;
+        const int64_t oy = ky * p->dilation_h - p->pad_top, ox = kx * p->dilation_w - p->pad_left;
+        const int64_t dy = floor_div(oy, sh), dx = floor_div(ox, sw), py = oy - sh * dy, px = ox - sw * dx;
+        if (dx > 0 && sw * p->out_w < p->in_w)
+            return false;
+        int32_t phase = 0;
+        while (phase < plan->phases && (plan->phase_py[phase] != py || plan->phase_px[phase] != px))
+            phase++;
+        if (phase == plan->phases) {
+            plan->phase_py[phase] = py;
+            plan->phase_px[phase] = px;
+            plan->phases++;
+        }
+        plan->taps.dy[t] = dy;
+        plan->taps.dx[t] = dx;
+        plan->taps.offset[t] = phase * phase_plane + dy * plan->taps.width + dx;
+    }
+    return true;
 }
 
 struct phase_fill_job {
     const struct d2_conv2d_params *p;
-    const struct phase_geometry *g;
+    const struct phase_plan *plan;
     const float *x;             /* the group's first input channel */
-    float *phases;              /* [cg * s * s][phase_h][phase_w] */
+    float *phases;              /* [cg][phases][phase_h][phase_w] */
 };
 
-/* Rows [begin, end) of the phase images: row r = channel' * phase_h + qy. */
+/* Rows [begin, end) of the phase images: row r = (c * phases + phase) * phase_h + qy. */
 static void phase_fill_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
 {
     const struct phase_fill_job *job = ctx;
     const struct d2_conv2d_params *p = job->p;
-    const struct phase_geometry *g = job->g;
-    const int64_t s = g->s;
+    const struct phase_plan *plan = job->plan;
+    const int64_t sh = plan->sh, sw = plan->sw, phase_h = plan->taps.rows, phase_w = plan->taps.width;
     (void)thread;
     for (int64_t r = begin; r < end; r++) {
-        int64_t channel = r / g->phase_h, qy = r % g->phase_h;
-        int64_t c = channel / (s * s), py = channel % (s * s) / s, px = channel % s;
-        int64_t iy = s * qy + py;
-        float *dst = job->phases + r * g->phase_w;
+        const int64_t image = r / phase_h, qy = r % phase_h;
+        const int64_t c = image / plan->phases, phase = image % plan->phases;
+        const int64_t py = plan->phase_py[phase], px = plan->phase_px[phase], iy = sh * qy + py;
+        float *dst = job->phases + r * phase_w;
         if (iy >= p->in_h) {
-            memset(dst, 0, (size_t)g->phase_w * sizeof(float));
+            memset(dst, 0, (size_t)phase_w * sizeof(float));
             continue;
         }
         const float *src = job->x + (c * p->in_h + iy) * p->in_w + px;
-        /* columns qx with s*qx + px < in_w hold data, the rest are zero */
-        int64_t valid = p->in_w > px ? (p->in_w - px + s - 1) / s : 0;
-        if (valid > g->phase_w)
-            valid = g->phase_w;
-        for (int64_t qx = 0; qx < valid; qx++)
-            dst[qx] = src[qx * s];
-        for (int64_t qx = valid; qx < g->phase_w; qx++)
+        /* columns qx with sw*qx + px < in_w hold data, the rest are zero */
+        int64_t valid = p->in_w > px ? (p->in_w - px + sw - 1) / sw : 0;
+        if (valid > phase_w)
+            valid = phase_w;
+        if (sw == 1)
+            memcpy(dst, src, (size_t)valid * sizeof(float));
+        else if (sw == 2)
+            for (int64_t qx = 0; qx < valid; qx++)
+                dst[qx] = src[2 * qx];
+        else
+            for (int64_t qx = 0; qx < valid; qx++)
+                dst[qx] = src[qx * sw];
+        for (int64_t qx = valid; qx < phase_w; qx++)
             dst[qx] = 0.0f;
     }
 }
 
 /* One image and group through the phase images and direct_conv. w: the group's weights. */
 static enum d2_status phase_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
-                                 const struct d2_conv2d_params *p, const struct phase_geometry *g, const float *x,
+                                 const struct d2_conv2d_params *p, const struct phase_plan *plan, const float *x,
                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
                                  struct d2_error *err)
 {
-    const int64_t s = g->s, cg = p->in_channels / p->group, mg = p->out_channels / p->group;
-    const int64_t channels = cg * s * s, taps = g->taps_y * g->taps_x;
-    const int64_t phase_floats = channels * g->phase_h * g->phase_w, w_floats = mg * channels * taps;
-    /* Slot 2 of thread 0 (direct_conv packs into slot D2_SCRATCH_SLOTS - 1; conv_tile uses
-     * no scratch). Weights first, then the phase images at a 64-byte boundary. */
-    const int64_t w_padded = (w_floats + 15) / 16 * 16;
-    float *buf = d2_threadpool_scratch(pool, 0, 2, (size_t)(w_padded + phase_floats) * sizeof(float));
-    if (!buf)
+    const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
+    const int64_t plane = plan->phases * plan->taps.rows * plan->taps.width;
+    /* Slot 2 of thread 0 (direct_conv packs W into slot D2_SCRATCH_SLOTS - 1; conv_tile
+     * uses no scratch). */
+    float *phases = d2_threadpool_scratch(pool, 0, 2, (size_t)(cg * plane) * sizeof(float));
+    if (!phases)
         return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory for %lld floats of phase images",
-                         (long long)phase_floats);
-    float *w_phase = buf, *phases = buf + w_padded;
-    /* W'[m][c*s*s + py*s + px][ty][tx] = W[m][c][ky][kx], ky = s*(ty + d_min_y) + py + pad_top. */
-    for (int64_t m = 0; m < mg; m++)
-        for (int64_t ch = 0; ch < channels; ch++) {
-            int64_t c = ch / (s * s), py = ch % (s * s) / s, px = ch % s;
-            for (int64_t ty = 0; ty < g->taps_y; ty++)
-                for (int64_t tx = 0; tx < g->taps_x; tx++) {
-                    int64_t ky = s * (ty + g->d_min_y) + py + p->pad_top;
-                    int64_t kx = s * (tx + g->d_min_x) + px + p->pad_left;
-                    bool real = ky >= 0 && ky < p->kernel_h && kx >= 0 && kx < p->kernel_w;
-                    w_phase[((m * channels + ch) * g->taps_y + ty) * g->taps_x + tx] =
-                        real ? w[((m * cg + c) * p->kernel_h + ky) * p->kernel_w + kx] : 0.0f;
-                }
-        }
-    struct phase_fill_job fill = { p, g, x, phases };
-    d2_threadpool_parallel_for(pool, channels * g->phase_h, 16, phase_fill_rows, &fill);
-    struct d2_conv2d_params q = {
-        .batch = 1, .in_channels = channels, .in_h = g->phase_h, .in_w = g->phase_w,
-        .out_channels = mg, .kernel_h = g->taps_y, .kernel_w = g->taps_x,
-        .stride_h = 1, .stride_w = 1, .pad_top = -g->d_min_y, .pad_left = -g->d_min_x,
-        .dilation_h = 1, .dilation_w = 1, .group = 1, .out_h = p->out_h, .out_w = p->out_w,
-    };
-    return direct_conv(kt, pool, &q, phases, w_phase, bias, residual, relu, y, err);
+                         (long long)(cg * plane));
+    struct phase_fill_job fill = { p, plan, x, phases };
+    d2_threadpool_parallel_for(pool, cg * plan->phases * plan->taps.rows, 16, phase_fill_rows, &fill);
+    return direct_conv(kt, pool, phases, cg, plane, &plan->taps, mg, p->out_h, w, bias, residual, relu, y, err);
 }
 
 /* ---- conv ----------------------------------------------------------------------- */
@@ -497,7 +545,7 @@ enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadp
         d2_threadpool_parallel_for(pool, p->batch * p->out_channels, 1, depthwise_planes, &job);
         return D2_OK;
     }
-    struct phase_geometry phase;
+    struct phase_plan phase;
     if (phase_applies(kt, p, &phase)) {
         for (int64_t n = 0; n < p->batch; n++)
             for (int64_t g = 0; g < p->group; g++) {
@@ -514,9 +562,9 @@ enum d2_status d2_fast_conv2d(const struct d2_cpu_kernels *kt, struct d2_threadp
         for (int64_t n = 0; n < p->batch; n++)
             for (int64_t g = 0; g < p->group; g++) {
                 int64_t y_offset = (n * p->out_channels + g * mg) * oplane;
-                enum d2_status st = direct_conv(kt, pool, p, x + (n * p->in_channels + g * cg) * iplane,
-                                                w + g * mg * kdepth, bias ? bias + g * mg : NULL,
-                                                residual ? residual + y_offset : NULL, relu, y + y_offset, err);
+                enum d2_status st = direct_conv_stride1(kt, pool, p, x + (n * p->in_channels + g * cg) * iplane,
+                                                        w + g * mg * kdepth, bias ? bias + g * mg : NULL,
+                                                        residual ? residual + y_offset : NULL, relu, y + y_offset, err);
                 if (st != D2_OK)
                     return st;
             }

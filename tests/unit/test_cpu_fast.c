@@ -235,6 +235,19 @@ static const struct conv_case conv_cases[] = {
     { "1,3,40,150", "16,3,7,7", "16", "{strides=[2,2], pads=[3,3,3,3]}", 147, false }, /* > 1 tile per row */
     { "1,3,23,19", "8,3,7,7", "8", "{strides=[2,2]}", 147, false },               /* no padding: GEMM */
     { "2,6,9,9", "4,6,1,1", "4", "{strides=[2,2]}", 6, false },                     /* 1x1 stride 2 */
+    /* Strided convs with one tap per kernel tap on the phase images (avx512's conv_tile):
+     * 3x3 and 1x1 stride 2 on odd and even sizes, one used phase (1x1, no padding) to
+     * four, more rows per channel than a K block takes (70 channels of a 3x3: 2 blocks),
+     * dilation, stride 3, unequal strides, residual-free batch 2, groups. */
+    { "1,13,21,35", "9,13,3,3", "9", "{strides=[2,2], pads=[1,1,1,1]}", 117, false },
+    { "2,70,16,22", "20,70,3,3", "20", "{strides=[2,2], pads=[1,1,1,1]}", 630, false },
+    { "1,11,19,50", "17,11,1,1", "17", "{strides=[2,2]}", 11, false },
+    { "1,10,20,51", "12,10,1,1", NULL, "{strides=[2,2], pads=[1,1,0,0]}", 10, false },
+    { "1,6,23,40", "7,6,3,3", "7", "{strides=[2,2], pads=[2,2,2,2], dilations=[2,2]}", 54, false },
+    { "1,5,31,44", "6,5,5,5", "6", "{strides=[3,3], pads=[2,2,2,2]}", 125, false },
+    { "1,7,26,33", "9,7,3,3", "9", "{strides=[2,1], pads=[1,1,1,1]}", 63, false },
+    { "1,8,25,31", "10,4,3,3", "10", "{strides=[2,2], pads=[1,0,0,1], group=2}", 36, false },
+    { "1,6,17,9", "5,6,3,3", "5", "{strides=[2,2]}", 54, false },                  /* s*out_w < in_w */
     { "1,8,10,10", "6,4,3,3", "6", "{group=2, pads=[1,1,1,1]}", 36, false },        /* grouped */
     { "1,6,11,9", "6,1,3,3", "6", "{group=6, pads=[1,1,1,1]}", 9, false },          /* depthwise */
     { "1,3,8,8", "6,1,3,3", NULL, "{group=3, strides=[2,2], pads=[0,1,1,0]}", 9, false }, /* multiplier */
