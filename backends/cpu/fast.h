@@ -61,7 +61,7 @@ struct d2_cpu_kernels {
      * one per tap, and the masks remove the padding. tap_mask NULL: every lane of every
      * tap is read (n_valid must then be nr). Lanes j >= n_valid must have clear mask
      * bits; taps <= D2_CONV_MAX_TAPS. Prefetch: with prefetch_stride > 0, the data of the
-     * tile after next (x + 2*nr, center tap) of the channels ch with ch % prefetch_stride ==
+     * tile after next (x + 2*nr, every tap) of the channels ch with ch % prefetch_stride ==
      * prefetch_phase is prefetched (the row tiles of one column tile split the prefetches
      * between them, so the image streams in at the rate it is used instead of in one burst;
      * two tiles ahead: one tile's compute did not cover the DRAM latency of 1x1 layers). */
@@ -109,6 +109,9 @@ struct d2_gemm_b_source {
     int64_t row_step, col_step;
     const void *conv;           /* implicit im2col: the conv geometry (fast_conv.c) */
     int64_t n;                  /* columns of B (for the edge panel) */
+    /* B already packed (NULL: pack is called): panel q of nr columns at packed + q*k*nr,
+     * [k][nr], zero past n, 64-byte aligned (d2_gemm_cache_packed_b). */
+    const float *packed;
 };
 
 /* What happens to each C row after the product (row i of C, columns j): */
@@ -156,6 +159,20 @@ struct d2_winograd_cache *d2_winograd_cache_new(const struct d2_allocator *alloc
 void d2_winograd_cache_free(struct d2_winograd_cache *cache);
 bool d2_winograd_enabled_by_env(void);   /* D2RT_WINOGRAD is not "0" */
 
+/* Packed constant B operands of gemm and matmul, per session (fast_gemm_cache.c). A run
+ * registers its graph (begin returns whether it did; call end only then); B is cached
+ * only when its tensor is a constant of a registered graph. NULL from packed_b: pack
+ * per call (not a constant, cache full, out of memory). */
+struct d2_gemm_cache;
+struct d2_gemm_cache *d2_gemm_cache_new(const struct d2_allocator *alloc);  /* NULL: out of memory */
+void d2_gemm_cache_free(struct d2_gemm_cache *cache);
+bool d2_gemm_cache_run_begin(struct d2_gemm_cache *cache, const struct d2_graph *g);
+void d2_gemm_cache_run_end(struct d2_gemm_cache *cache, const struct d2_graph *g);
+const float *d2_gemm_cache_packed_b(struct d2_gemm_cache *cache, const struct d2_cpu_kernels *kt,
+                                    struct d2_threadpool *pool, const struct d2_tensor *b, int64_t k, int64_t n,
+                                    int64_t row_step, int64_t col_step);
+size_t d2_gemm_cache_bytes(struct d2_gemm_cache *cache);   /* packed bytes held (tests) */
+
 /* ---- 3. executor kernels --------------------------------------------------- */
 
 /* The fast kernel for op: one of the fast kernels below or the reference kernel. */
@@ -176,6 +193,8 @@ struct d2_cpu_fast {
     struct d2_block_cache *block_cache;
     /* Transformed 3x3 weights (fast_winograd.c); NULL: no Winograd (D2RT_WINOGRAD=0). */
     struct d2_winograd_cache *winograd;
+    /* Packed constant B operands of gemm/matmul (fast_gemm_cache.c); NULL: none. */
+    struct d2_gemm_cache *gemm_cache;
 };
 
 struct d2_cpu_fast_options {

@@ -11,7 +11,8 @@
  * allocates nothing after the first call of a session.
  *
  * B is abstract (struct d2_gemm_b_source): a strided matrix here, or packed straight
- * from the image by the convolution (implicit im2col, fast_conv.c). */
+ * from the image by the convolution (implicit im2col, fast_conv.c), or already packed
+ * (a constant weight packed once per session, fast_gemm_cache.c), read in place. */
 #include "fast.h"
 
 #include <stdatomic.h>
@@ -203,9 +204,11 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
         job->epilogue && (job->epilogue->bias || job->epilogue->residual || job->epilogue->relu);
     float *a_pack = job->a_packed ? NULL
                                   : d2_threadpool_scratch(job->pool, thread, 0, (size_t)(job->mc * job->kc) * sizeof(float));
-    float *b_pack = d2_threadpool_scratch(job->pool, thread, 1,
-                                          (size_t)(job->kc * (job->nc + nr)) * sizeof(float));
-    if ((!a_pack && !job->a_packed) || !b_pack) {
+    const float *b_packed = job->b->packed; /* all of B, packed once per session */
+    float *b_pack = b_packed ? NULL
+                             : d2_threadpool_scratch(job->pool, thread, 1,
+                                                     (size_t)(job->kc * (job->nc + nr)) * sizeof(float));
+    if ((!a_pack && !job->a_packed) || (!b_pack && !b_packed)) {
         atomic_store(&job->out_of_memory, true);
         return;
     }
@@ -220,7 +223,8 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
             int64_t kcur = job->k - p0 < job->kc ? job->k - p0 : job->kc;
             bool last = p0 + kcur >= job->k;
             /* B first: the A block packed next is then the freshest data in L2. */
-            job->b->pack(job->b, p0, kcur, j0, npad, nr, b_pack);
+            if (!b_packed)
+                job->b->pack(job->b, p0, kcur, j0, npad, nr, b_pack);
             for (int64_t ib = ib_first; ib < ib_end; ib++) {
                 int64_t i0 = ib * job->mc;
                 int64_t mcur = job->m - i0 < job->mc ? job->m - i0 : job->mc;
@@ -231,7 +235,7 @@ static void gemm_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
                     pack_a(job->a, job->a_rs, job->a_cs, job->m, i0, mpad, p0, kcur, mr, a_pack);
                 for (int64_t jr = 0; jr < npad; jr += nr) {
                     int32_t cols = (int32_t)(ncur - jr < nr ? ncur - jr : nr);
-                    const float *bp = b_pack + jr * kcur;
+                    const float *bp = b_packed ? b_packed + (j0 + jr) * job->k + p0 * nr : b_pack + jr * kcur;
                     for (int64_t ir = 0; ir < mpad; ir += mr) {
                         int32_t rows = (int32_t)(mcur - ir < mr ? mcur - ir : mr);
                         float *ct = job->c + (i0 + ir) * job->ldc + j0 + jr;

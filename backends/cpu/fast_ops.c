@@ -85,6 +85,7 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
         d2_free(alloc, fast);
         return st;
     }
+    fast->gemm_cache = d2_gemm_cache_new(alloc); /* NULL (out of memory): gemm packs per call */
     *out = fast;
     return D2_OK;
 }
@@ -98,6 +99,7 @@ void d2_cpu_fast_free(struct d2_cpu_fast *fast)
     d2_block_cache_free(fast->block_cache);
     d2_free(fast->alloc, fast->arena_cache);
     d2_winograd_cache_free(fast->winograd);
+    d2_gemm_cache_free(fast->gemm_cache);
     d2_free(fast->alloc, fast);
 }
 
@@ -175,7 +177,12 @@ enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_gra
     ex.arena_cache = fast ? fast->arena_cache : NULL;
     ex.observe_node = observer;
     ex.observe_user = observer_user;
-    return d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);
+    /* While g runs, gemm/matmul may keep its constant B operands packed (fast_gemm_cache.c). */
+    const bool gemm_cache_run = fast && !fast->reference && d2_gemm_cache_run_begin(fast->gemm_cache, g);
+    enum d2_status st = d2_executor_run(&ex, g, inputs, num_inputs, outputs, num_outputs, err);
+    if (gemm_cache_run)
+        d2_gemm_cache_run_end(fast->gemm_cache, g);
+    return st;
 }
 
 static enum d2_status reference(struct d2_kernel_ctx *ctx)
@@ -249,6 +256,8 @@ enum d2_status d2_cpu_fast_gemm(struct d2_kernel_ctx *ctx)
         return st;
     float *y = ctx->outputs[0].data;
     struct d2_gemm_b_source bsrc = d2_gemm_b_matrix(b->data, k, n, attrs->trans_b ? 1 : n, attrs->trans_b ? k : 1);
+    bsrc.packed = d2_gemm_cache_packed_b(fast->gemm_cache, fast->kernels, fast->pool, b, k, n, bsrc.row_step,
+                                         bsrc.col_step);
     st = d2_sgemm(fast->kernels, fast->pool, m, n, k, a->data, attrs->trans_a ? 1 : k, attrs->trans_a ? m : 1, &bsrc,
                   y, n, false, NULL, ctx->err);
     if (st != D2_OK)
@@ -293,11 +302,15 @@ enum d2_status d2_cpu_fast_matmul(struct d2_kernel_ctx *ctx)
     if (st != D2_OK || m == 0 || n == 0)
         return st;
     float *y = ctx->outputs[0].data;
+    /* A 1-D or 2-D constant B is the same matrix for every batch: packed once per session. */
+    const float *b_packed =
+        b->rank <= 2 ? d2_gemm_cache_packed_b(fast->gemm_cache, fast->kernels, fast->pool, b, k, n, n, 1) : NULL;
     for (int64_t bi = 0; bi < batches && st == D2_OK; bi++) {
         int64_t a_batch = d2_broadcast_index(bi, batch_rank, batch_dims, a_batch_rank, a->dims);
         int64_t b_batch = d2_broadcast_index(bi, batch_rank, batch_dims, b_batch_rank, b->dims);
         const float *bd = (const float *)b->data + b_batch * k * n;
         struct d2_gemm_b_source bsrc = d2_gemm_b_matrix(bd, k, n, n, 1);
+        bsrc.packed = b_packed;
         st = d2_sgemm(fast->kernels, fast->pool, m, n, k, (const float *)a->data + a_batch * m * k, k, 1, &bsrc,
                       y + bi * m * n, n, false, NULL, ctx->err);
     }

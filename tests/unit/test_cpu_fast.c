@@ -12,7 +12,9 @@
  *     and the reference executor (d2_cpu_execute, double accumulation); the bound per
  *     element is (K + 2) * eps * (the reference conv of |x|, |w|, |b|).
  *   - relu, sigmoid, add, mul (broadcast patterns), max_pool, average_pool, gemm and
- *     matmul through both executors.
+ *     matmul through both executors; gemm/matmul with a constant B through the session's
+ *     packed-B cache (cached once, reused, repacked when the values change in place,
+ *     never cached for a graph input), against a double-precision product.
  *   - the op tests of tests/ops/ for the accelerated ops through the fast executor,
  *     against their numpy outputs (rtol 1e-4, atol 1e-5 at least: f32 accumulation).
  *   - ISA selection errors, the thread pool (coverage of every index, nesting), and
@@ -450,6 +452,135 @@ END_TEST
 
 /* ---- selection and the thread pool ------------------------------------------------- */
 
+/* ---- the per-session cache of packed constant B operands (fast_gemm_cache.c) ---------- */
+
+/* Appends "[v0, v1, ...]" of n floats (exact: %.9g) to text at *len. */
+static void append_floats(char *text, size_t *len, const float *v, int64_t n)
+{
+    *len += (size_t)sprintf(text + *len, "[");
+    for (int64_t i = 0; i < n; i++)
+        *len += (size_t)sprintf(text + *len, "%s%.9g", i ? ", " : "", v[i]);
+    *len += (size_t)sprintf(text + *len, "]");
+}
+
+/* y = a B (B(p, j) = b[p*rs + j*cs]) in double, with the f32 summation bound per element. */
+static void check_product(const char *what, const float *y, const float *a, const float *b, int64_t m, int64_t n,
+                          int64_t k, int64_t rs, int64_t cs)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double want = 0, bound = 0;
+            for (int64_t p = 0; p < k; p++) {
+                want += (double)a[i * k + p] * b[p * rs + j * cs];
+                bound += fabs((double)a[i * k + p] * b[p * rs + j * cs]);
+            }
+            double tol = (double)(k + 2) * FLT_EPSILON * bound;
+            if (!(fabs(y[i * n + j] - want) <= tol))
+                ck_abort_msg("%s: y[%lld,%lld] = %.9g, want %.9g", what, (long long)i, (long long)j, y[i * n + j],
+                             want);
+        }
+}
+
+/* gemm (B transposed and not) and matmul with a constant B: the first run packs B into
+ * the session's cache, the second reads it from there; both match a double-precision
+ * product. Then the constant's values are changed in place (same pointer and shape, as
+ * a graph loaded at the same address with other weights): the fingerprint makes the
+ * cache repack. A B that is a graph input is never cached. Odd M, N, K with several K
+ * panels and column panels, on every ISA, 1 and 2 threads. */
+START_TEST(gemm_constant_b_cache)
+{
+    const int64_t m = 37, k = 301, n = 53;
+    float *a = random_floats(2 * m * k), *bt = random_floats(n * k), *bn = random_floats(k * n);
+    size_t cap = (size_t)(2 * n * k + 64) * 20 + 4096, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)sprintf(text + len, "graph main(%%a: f32[%lld,%lld], %%a2: f32[2,%lld,%lld]) {\n  %%bt: f32[%lld,%lld] = const ",
+                           (long long)m, (long long)k, (long long)m, (long long)k, (long long)n, (long long)k);
+    append_floats(text, &len, bt, n * k);
+    len += (size_t)sprintf(text + len, "\n  %%bn: f32[%lld,%lld] = const ", (long long)k, (long long)n);
+    append_floats(text, &len, bn, k * n);
+    len += (size_t)sprintf(text + len, "\n  %%y0 = gemm(%%a, %%bt) {trans_b=1}\n  %%y1 = gemm(%%a, %%bn)\n"
+                                       "  %%y2 = matmul(%%a2, %%bn)\n  return %%y0, %%y1, %%y2\n}\n");
+    ck_assert(len < cap);
+    struct d2_error err = {0};
+    struct d2_graph *g = d2_parse_graph(text, len, NULL, &err);
+    ck_assert_msg(g != NULL, "parse: %s", err.message);
+    ck_assert_msg(d2_infer_graph(g, &err) == D2_OK, "infer: %s", err.message);
+    float *bt_data = NULL, *bn_data = NULL;
+    for (uint32_t c = 0; c < g->num_constants; c++) {
+        if (g->constants[c].dims[0] == n)
+            bt_data = g->constants[c].data;
+        else
+            bn_data = g->constants[c].data;
+    }
+    ck_assert(bt_data && bn_data);
+    const size_t constants_bytes = (size_t)(n * k + k * n) * sizeof(float);
+    struct d2_tensor in[2];
+    int64_t a_dims[2] = { m, k }, a2_dims[3] = { 2, m, k };
+    ck_assert_int_eq(d2_tensor_alloc(&in[0], NULL, D2_DTYPE_F32, 2, a_dims, &err), D2_OK);
+    ck_assert_int_eq(d2_tensor_alloc(&in[1], NULL, D2_DTYPE_F32, 3, a2_dims, &err), D2_OK);
+    memcpy(in[0].data, a, (size_t)(m * k) * sizeof(float));
+    memcpy(in[1].data, a, (size_t)(2 * m * k) * sizeof(float));
+    for (size_t t = 0; t < NUM_TABLES; t++) {
+        const struct d2_cpu_kernels *kt = all_tables[t];
+        if (!d2_cpu_isa_supported(kt->name))
+            continue;
+        for (int threads = 1; threads <= 2; threads++) {
+            struct d2_cpu_fast *fast = fast_for(kt, threads);
+            for (int run = 0; run < 3; run++) {
+                if (run == 2) /* other weights at the same address: negate both constants */
+                    for (int64_t i = 0; i < n * k; i++) {
+                        bt_data[i] = -bt_data[i];
+                        bn_data[i] = -bn_data[i];
+                    }
+                struct d2_tensor out[3];
+                memset(out, 0, sizeof out);
+                ck_assert_msg(d2_cpu_fast_execute(fast, g, in, 2, out, 3, NULL, NULL, NULL, &err) == D2_OK, "%s: %s",
+                              kt->name, err.message);
+                /* B packed in nr-column panels over all of K, once per constant */
+                size_t panels_bytes = (size_t)((n + kt->nr - 1) / kt->nr * kt->nr * k) * sizeof(float);
+                ck_assert_uint_eq(d2_gemm_cache_bytes(fast->gemm_cache), 2 * panels_bytes);
+                ck_assert(2 * panels_bytes >= constants_bytes);
+                check_product(kt->name, out[0].data, a, bt_data, m, n, k, 1, k);
+                check_product(kt->name, out[1].data, a, bn_data, m, n, k, n, 1);
+                check_product(kt->name, out[2].data, a, bn_data, m, n, k, n, 1);
+                check_product(kt->name, (float *)out[2].data + m * n, a + m * k, bn_data, m, n, k, n, 1);
+                for (int o = 0; o < 3; o++)
+                    d2_tensor_release(&out[o], NULL);
+            }
+            d2_cpu_fast_free(fast);
+            for (int64_t i = 0; i < n * k; i++) { /* back to the original weights */
+                bt_data[i] = -bt_data[i];
+                bn_data[i] = -bn_data[i];
+            }
+        }
+    }
+    d2_tensor_release(&in[0], NULL);
+    d2_tensor_release(&in[1], NULL);
+    d2_graph_free(g);
+
+    /* B as a graph input: computed right, never cached. */
+    const char *input_b = "graph main(%a: f32[37,301], %b: f32[53,301]) {\n %y = gemm(%a, %b) {trans_b=1}\n return %y\n}\n";
+    g = d2_parse_graph(input_b, strlen(input_b), NULL, &err);
+    ck_assert_msg(g && d2_infer_graph(g, &err) == D2_OK, "%s", err.message);
+    int64_t b_dims[2] = { n, k };
+    ck_assert_int_eq(d2_tensor_alloc(&in[0], NULL, D2_DTYPE_F32, 2, a_dims, &err), D2_OK);
+    ck_assert_int_eq(d2_tensor_alloc(&in[1], NULL, D2_DTYPE_F32, 2, b_dims, &err), D2_OK);
+    memcpy(in[0].data, a, (size_t)(m * k) * sizeof(float));
+    memcpy(in[1].data, bt, (size_t)(n * k) * sizeof(float));
+    struct d2_cpu_fast *fast = fast_for(d2_cpu_kernels_select(NULL, &err), 2);
+    struct d2_tensor y = {0};
+    ck_assert_msg(d2_cpu_fast_execute(fast, g, in, 2, &y, 1, NULL, NULL, NULL, &err) == D2_OK, "%s", err.message);
+    ck_assert_uint_eq(d2_gemm_cache_bytes(fast->gemm_cache), 0);
+    check_product("input B", y.data, a, bt, m, n, k, 1, k);
+    d2_tensor_release(&y, NULL);
+    d2_cpu_fast_free(fast);
+    d2_tensor_release(&in[0], NULL);
+    d2_tensor_release(&in[1], NULL);
+    d2_graph_free(g);
+    free(a), free(bt), free(bn), free(text);
+}
+END_TEST
+
 START_TEST(isa_selection)
 {
     struct d2_error err = {0};
@@ -543,6 +674,7 @@ int main(void)
     tcase_add_test(tc, thread_pool);
     tcase_add_test(tc, sgemm_epilogue_and_accumulate);
     tcase_add_test(tc, linear_elementwise_and_pools);
+    tcase_add_test(tc, gemm_constant_b_cache);
     tcase_add_test(tc, conv_shapes);
     tcase_add_test(tc, op_tests_through_fast_kernels);
     tcase_add_test(tc, sgemm_all_sizes);
