@@ -44,6 +44,11 @@ struct d2_backend_ops {
     enum d2_status (*session_execute)(void *state, const struct d2_graph *g, const struct d2_tensor *inputs,
                                       uint32_t num_inputs, struct d2_tensor *outputs, uint32_t num_outputs,
                                       const struct d2_allocator *alloc, struct d2_error *err);
+    /* Optional: an allocator to pass to session_execute whose outputs, freed through
+     * it, are recycled by the backend; *owner keeps it valid (also past session_free)
+     * until release_owner(*owner). NULL: use the session's allocator. */
+    const struct d2_allocator *(*session_output_allocator)(void *state, void **owner);
+    void (*release_owner)(void *owner);
 };
 
 uint32_t d2_backend_count(void);

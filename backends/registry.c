@@ -37,6 +37,11 @@ static enum d2_status cpu_session_execute(void *state, const struct d2_graph *g,
     return d2_cpu_fast_execute(state, g, inputs, num_inputs, outputs, num_outputs, alloc, NULL, NULL, err);
 }
 
+static const struct d2_allocator *cpu_session_output_allocator(void *state, void **owner)
+{
+    return d2_cpu_fast_output_allocator(state, owner);
+}
+
 static const struct d2_backend_ops cpu_backend = {
     .name = "cpu",
     .supports = cpu_supports,
@@ -44,6 +49,8 @@ static const struct d2_backend_ops cpu_backend = {
     .session_new = cpu_session_new,
     .session_free = cpu_session_free,
     .session_execute = cpu_session_execute,
+    .session_output_allocator = cpu_session_output_allocator,
+    .release_owner = d2_cpu_fast_release_owner,
 };
 
 static const struct d2_backend_ops *const backends[] = {

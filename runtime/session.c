@@ -48,6 +48,10 @@ struct d2rt_session {
 struct d2rt_tensor {
     struct d2_tensor t;
     struct d2_allocator alloc; /* frees t's storage when owned, and this struct */
+    /* A run's output: the backend's reference that keeps `alloc` valid (its storage
+     * goes back to the backend's cache when freed), released after both frees. */
+    void *owner;
+    void (*release_owner)(void *owner);
 };
 
 static struct d2_allocator to_internal(const struct d2rt_allocator *a)
@@ -247,9 +251,12 @@ d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, 
     struct d2_error *err;
     enum d2_status st = D2_OK;
     uint32_t made = 0;
+    const struct d2_allocator *run_alloc;
+    void *run_owner = NULL;
 
     if (!session || session->h.magic != SESSION_MAGIC)
         return D2RT_ERR_INVALID_ARG;
+    run_alloc = &session->alloc;
     err = &session->h.error;
     d2_error_clear(err);
     g = session->model->graph;
@@ -278,11 +285,19 @@ d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, 
         in[i] = inputs[i]->t;
         in[i].owns_data = false; /* borrowed for the run */
     }
+    /* Outputs come from the backend's recycling allocator when it has one, so that
+     * freeing them hands their storage back for the next run. */
+    if (session->backend_state && session->backend->session_output_allocator) {
+        const struct d2_allocator *recycling =
+            session->backend->session_output_allocator(session->backend_state, &run_owner);
+        if (recycling)
+            run_alloc = recycling;
+    }
     if (session->backend_state)
         st = session->backend->session_execute(session->backend_state, g, in, num_inputs, out, num_outputs,
-                                               &session->alloc, err);
+                                               run_alloc, err);
     else
-        st = session->backend->execute(g, in, num_inputs, out, num_outputs, &session->alloc, err);
+        st = session->backend->execute(g, in, num_inputs, out, num_outputs, run_alloc, err);
     if (st != D2_OK)
         goto done;
     for (made = 0; made < num_outputs; made++) {
@@ -292,7 +307,11 @@ d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, 
             break;
         }
         t->t = out[made];
-        t->alloc = session->alloc;
+        t->alloc = *run_alloc;
+        if (run_owner) { /* one more reference, for this tensor */
+            session->backend->session_output_allocator(session->backend_state, &t->owner);
+            t->release_owner = session->backend->release_owner;
+        }
         memset(&out[made], 0, sizeof out[made]);
         outputs[made] = t;
     }
@@ -304,9 +323,11 @@ d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, 
 done:
     if (out)
         for (uint32_t k = 0; k < num_outputs; k++)
-            d2_tensor_release(&out[k], &session->alloc);
+            d2_tensor_release(&out[k], run_alloc);
     d2_free(&session->alloc, in);
     d2_free(&session->alloc, out);
+    if (run_owner)
+        session->backend->release_owner(run_owner);
     return (d2rt_status)st;
 }
 
@@ -388,11 +409,17 @@ d2rt_status d2rt_tensor_wrap(d2rt_dtype dtype, int rank, const int64_t *dims, vo
 void d2rt_tensor_free(d2rt_tensor *tensor)
 {
     struct d2_allocator a;
+    void *owner;
+    void (*release_owner)(void *);
     if (!tensor)
         return;
     a = tensor->alloc;
+    owner = tensor->owner;
+    release_owner = tensor->release_owner;
     d2_tensor_release(&tensor->t, &a);
     d2_free(&a, tensor);
+    if (owner && release_owner)
+        release_owner(owner);
 }
 
 d2rt_dtype d2rt_tensor_dtype(const d2rt_tensor *tensor) { return tensor ? (d2rt_dtype)tensor->t.dtype : D2RT_UNDEFINED; }

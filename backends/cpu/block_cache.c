@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PARKED_MAX 64
+#define PARKED_MAX 128
 
 struct live_entry {
     const void *ptr; /* NULL: empty slot */
@@ -25,7 +25,8 @@ struct parked_block {
 
 struct d2_block_cache {
     struct d2_allocator wrapper;     /* what d2_block_cache_allocator returns */
-    const struct d2_allocator *under;
+    const struct d2_allocator *under; /* &under_copy: the cache may outlive the caller's struct */
+    struct d2_allocator under_copy;
     size_t min_block, max_cached;
     pthread_mutex_t lock;
     struct live_entry *live;
@@ -33,6 +34,7 @@ struct d2_block_cache {
     struct parked_block parked[PARKED_MAX];
     uint32_t num_parked;
     size_t parked_bytes;
+    uint32_t references;             /* under lock */
 };
 
 static size_t slot_of(const struct d2_block_cache *c, const void *ptr)
@@ -142,8 +144,21 @@ static void park(struct d2_block_cache *c, void *ptr, size_t size)
         d2_free(c->under, ptr);
         return;
     }
-    while (c->num_parked == PARKED_MAX || c->parked_bytes + size > c->max_cached)
-        unpark(c, 0, true); /* the oldest */
+    /* Over the byte budget the oldest go; when only the count is full, the smallest
+     * goes (a loop's many small temporaries must not push out a run's big blocks). */
+    while (c->parked_bytes + size > c->max_cached)
+        unpark(c, 0, true);
+    if (c->num_parked == PARKED_MAX) {
+        uint32_t smallest = 0;
+        for (uint32_t k = 1; k < c->num_parked; k++)
+            if (c->parked[k].size < c->parked[smallest].size)
+                smallest = k;
+        if (c->parked[smallest].size >= size) {
+            d2_free(c->under, ptr); /* every parked block is bigger: keep them */
+            return;
+        }
+        unpark(c, smallest, true);
+    }
     c->parked[c->num_parked].ptr = ptr;
     c->parked[c->num_parked].size = size;
     c->num_parked++;
@@ -168,11 +183,6 @@ static void *cache_realloc(void *user, void *ptr, size_t size)
     } else if (!ptr) { /* allocate */
         if (size >= c->min_block) {
             out = take_parked(c, size);
-            /* A miss maps fresh memory: when the parked blocks and it would exceed the
-             * cache's budget, give back parked memory first (oldest first), so the cache
-             * adds at most max_cached bytes to a run's peak. */
-            while (!out && c->num_parked && c->parked_bytes + size > c->max_cached)
-                unpark(c, 0, true);
         }
         if (!out) {
             out = d2_alloc(c->under, size);
@@ -206,23 +216,40 @@ struct d2_block_cache *d2_block_cache_new(const struct d2_allocator *under, size
         d2_free(under, c);
         return NULL;
     }
-    c->under = under;
+    c->under_copy = *under;
+    c->under = &c->under_copy;
     c->min_block = min_block ? min_block : 1;
     c->max_cached = max_cached;
     c->wrapper.realloc_fn = cache_realloc;
     c->wrapper.user = c;
+    c->references = 1;
+    return c;
+}
+
+struct d2_block_cache *d2_block_cache_retain(struct d2_block_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->references++;
+    pthread_mutex_unlock(&c->lock);
     return c;
 }
 
 void d2_block_cache_free(struct d2_block_cache *c)
 {
+    uint32_t left;
     if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    left = --c->references;
+    pthread_mutex_unlock(&c->lock);
+    if (left)
         return;
     while (c->num_parked)
         unpark(c, c->num_parked - 1, true);
-    d2_free(c->under, c->live);
+    struct d2_allocator under = c->under_copy;
+    d2_free(&under, c->live);
     pthread_mutex_destroy(&c->lock);
-    d2_free(c->under, c);
+    d2_free(&under, c);
 }
 
 const struct d2_allocator *d2_block_cache_allocator(struct d2_block_cache *c)

@@ -16,7 +16,11 @@
  *     n + n/4 bytes, if any (its contents are stale: d2_calloc still zeroes it).
  * Every block comes from the underlying allocator, so memory that escapes (a run's
  * outputs, handed to the caller) may be freed with the underlying allocator directly;
- * d2_block_cache_forget must then be told, so the address is not remembered.
+ * d2_block_cache_forget must then be told, so the address is not remembered. Memory
+ * freed through the cache allocator instead (a run's outputs released by a caller
+ * that holds a reference) is parked like any other, so outputs recycle too.
+ * Reference-counted: the cache lives until its creator and every holder of a
+ * reference (d2_block_cache_retain) have called d2_block_cache_free.
  * Thread-safe (one mutex): kernels may allocate from worker threads. */
 #ifndef D2_BACKENDS_CPU_BLOCK_CACHE_H
 #define D2_BACKENDS_CPU_BLOCK_CACHE_H
@@ -27,8 +31,11 @@ struct d2_block_cache;
 
 /* NULL when out of memory. `under` must outlive the cache. */
 struct d2_block_cache *d2_block_cache_new(const struct d2_allocator *under, size_t min_block, size_t max_cached);
-/* Frees the parked blocks and the cache (blocks still live stay the owners'). */
+/* Drops one reference; the last frees the parked blocks and the cache (blocks still
+ * live stay their owners'). */
 void d2_block_cache_free(struct d2_block_cache *cache);
+/* Takes one more reference (returns cache). */
+struct d2_block_cache *d2_block_cache_retain(struct d2_block_cache *cache);
 /* The caching allocator; valid while the cache lives. */
 const struct d2_allocator *d2_block_cache_allocator(struct d2_block_cache *cache);
 /* ptr (allocated through the cache) leaves it: it will be freed elsewhere. */

@@ -211,7 +211,17 @@ void d2_cpu_fast_free(struct d2_cpu_fast *fast);
  * with the kernel context (inputs and outputs still valid) and its wall time. */
 typedef void (*d2_node_observer)(void *user, const struct d2_kernel_ctx *ctx, double seconds);
 
-/* Run a graph with the contract of d2_cpu_execute, using fast's kernels and pool. */
+/* The allocator a caller may pass to d2_cpu_fast_execute to get outputs it frees
+ * through that same allocator: their storage then goes back to fast's block cache
+ * for the next run (as onnxruntime's arena takes back released outputs). *owner
+ * receives a reference that keeps the allocator valid after d2_cpu_fast_free;
+ * drop it with d2_cpu_fast_release_owner once everything allocated is freed. */
+const struct d2_allocator *d2_cpu_fast_output_allocator(struct d2_cpu_fast *fast, void **owner);
+void d2_cpu_fast_release_owner(void *owner);
+
+/* Run a graph with the contract of d2_cpu_execute, using fast's kernels and pool.
+ * alloc NULL or fast's own allocator: outputs are freed with that allocator; alloc
+ * from d2_cpu_fast_output_allocator: freed with that one. */
 enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_graph *g,
                                    const struct d2_tensor *inputs, uint32_t num_inputs, struct d2_tensor *outputs,
                                    uint32_t num_outputs, const struct d2_allocator *alloc,

@@ -19,10 +19,10 @@
 #include "block_cache.h"
 #include "executor.h"
 
-/* Tensor buffers of 1 MiB and more are kept when freed, up to 384 MiB in all (the
+/* Tensor buffers of 1 MiB and more are kept when freed, up to 1 GiB in all (the
  * large data-dependent tensors of one Mask R-CNN run at 800x1216 total about that). */
 #define BLOCK_CACHE_MIN ((size_t)1 << 20)
-#define BLOCK_CACHE_MAX ((size_t)384 << 20)
+#define BLOCK_CACHE_MAX ((size_t)1024 << 20)
 #include "fast_data.h"
 #include "fast_detect.h"
 #include "ref_nn.h"
@@ -151,6 +151,20 @@ static bool fast_writes_every_output(enum d2_op op)
     }
 }
 
+const struct d2_allocator *d2_cpu_fast_output_allocator(struct d2_cpu_fast *fast, void **owner)
+{
+    *owner = NULL;
+    if (!fast || !fast->block_cache)
+        return NULL;
+    *owner = d2_block_cache_retain(fast->block_cache);
+    return d2_block_cache_allocator(fast->block_cache);
+}
+
+void d2_cpu_fast_release_owner(void *owner)
+{
+    d2_block_cache_free(owner);
+}
+
 static void forget_escaping_block(void *user, const void *data)
 {
     d2_block_cache_forget(user, data);
@@ -164,8 +178,10 @@ enum d2_status d2_cpu_fast_execute(struct d2_cpu_fast *fast, const struct d2_gra
     struct d2_executor ex;
     memset(&ex, 0, sizeof ex);
     ex.alloc = alloc ? alloc : d2_allocator_default();
-    if (fast && fast->block_cache && (!alloc || (alloc->realloc_fn == fast->alloc->realloc_fn &&
-                                                 alloc->user == fast->alloc->user))) {
+    if (fast && fast->block_cache && alloc == d2_block_cache_allocator(fast->block_cache)) {
+        ex.alloc = alloc; /* outputs come back through the cache */
+    } else if (fast && fast->block_cache && (!alloc || (alloc->realloc_fn == fast->alloc->realloc_fn &&
+                                                        alloc->user == fast->alloc->user))) {
         ex.alloc = d2_block_cache_allocator(fast->block_cache);
         ex.output_escapes = forget_escaping_block;
         ex.escape_user = fast->block_cache;

@@ -119,7 +119,7 @@ struct scan_acc {
 };
 
 static enum d2_status scan_append(const struct d2_kernel_ctx *ctx, struct scan_acc *acc, uint32_t k,
-                                  const struct d2_tensor *slice)
+                                  const struct d2_tensor *slice, int64_t max_trips)
 {
     if (acc->count == 0) {
         if (slice->rank + 1 > D2_MAX_RANK)
@@ -143,6 +143,12 @@ static enum d2_status scan_append(const struct d2_kernel_ctx *ctx, struct scan_a
             return d2_errorf(ctx->err, D2_ERR_NOMEM, "scan output %u is too large", k);
         if (need > acc->cap_bytes) {
             size_t cap = acc->cap_bytes ? acc->cap_bytes : acc->slice_bytes;
+            /* First slice of a loop with a known trip count: room for every iteration
+             * at once (one allocation of the final size, which a caching allocator
+             * can serve from the previous run's output). */
+            if (!acc->cap_bytes && max_trips > 1 && max_trips < INT64_MAX &&
+                (uint64_t)max_trips <= SIZE_MAX / acc->slice_bytes)
+                cap = (size_t)max_trips * acc->slice_bytes;
             char *grown;
             while (cap < need)
                 cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -277,7 +283,7 @@ enum d2_status d2_cpu_ref_loop(struct d2_kernel_ctx *ctx)
             cond = d2_load_f64(body_out[0].data, body_out[0].dtype, 0) != 0;
         }
         for (uint32_t k = 0; k < scans && st == D2_OK; k++)
-            st = scan_append(ctx, &acc[k], k, &body_out[1 + carried + k]);
+            st = scan_append(ctx, &acc[k], k, &body_out[1 + carried + k], max_trips);
         /* The body's new carried values replace the old ones (freed if owned). */
         for (uint32_t v = 0; v < carried; v++) {
             d2_tensor_release(&current[v], ctx->alloc);
