@@ -146,5 +146,21 @@ expect_error ".ts pickle with an unknown global" "pickle global 'os.system' is n
 expect_error ".ts code outside the TorchScript subset" "code/__torch__.py:19:11: expected an expression" \
   "$d2rt" compile tests/data/torchscript_bad/unsupported_construct.ts -o "$work/t.ir"
 
+# ---- bench ----
+expect_ok "bench model" "$d2rt" bench "$model" "$input" --iters 2 --warmup 1 --threads 1
+grep -Eq "^latency: min [0-9.]+ ms, median [0-9.]+ ms" "$work/out" || bad "bench prints the latency"
+grep -Eq "^peak memory: [0-9.]+ MB RSS" "$work/out" || bad "bench prints the peak memory"
+grep -q "^op  *count" "$work/out" && bad "bench without --profile prints no per-op table"
+expect_ok "bench --profile" "$d2rt" bench "$model" "$input" --iters 1 --threads 1 --profile
+grep -Eq "^(fused_)?conv +[0-9]+ +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9.]+%" "$work/out" ||
+  bad "bench --profile lists conv with GFLOP/s and % of peak: $(head -c 600 "$work/out")"
+grep -Eq "^FP32 peak \(FMA loop, 1 thread\): [0-9.]+ GFLOP/s" "$work/out" || bad "bench --profile states the peak"
+expect_ok "bench --kernel conv" "$d2rt" bench --kernel conv --shape 1,8,9,9,8,3,3,1,1 --iters 3 --threads 1
+grep -q "GFLOP/s" "$work/out" || bad "bench --kernel prints GFLOP/s"
+expect_error "bench without a model" "nothing to benchmark" "$d2rt" bench
+expect_error "bench with a missing input" "the model takes 1 inputs, 0 given" "$d2rt" bench "$model"
+expect_error "bench --kernel with a bad shape" "shape" "$d2rt" bench --kernel conv --shape 1,2
+expect_error "bench unknown option" "unknown option '--fast'" "$d2rt" bench "$model" "$input" --fast
+
 echo "cli tests: $pass passed, $fail failed"
 [ $fail -eq 0 ]

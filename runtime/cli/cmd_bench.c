@@ -7,9 +7,11 @@
  *       best CPU time per thread, which a busy shared machine does not distort) and the
  *       share of the FP32 peak, measured by an FMA loop of the same kernel table on all
  *       the threads used (1 FLOP per multiply and per add: a MAC is 2 FLOP).
- *   d2rt bench MODEL [INPUT...] [--iters N] [--warmup N]
- *       min/median latency of whole runs and a per-op table (count per run, total ms
- *       per run, share, GFLOP/s for conv/fused_conv/conv_transpose/gemm/matmul).
+ *   d2rt bench MODEL [INPUT...] [--iters N] [--warmup N] [--profile]
+ *       min/median latency of whole runs, peak memory (the process's peak RSS and the
+ *       planned activation arena); with --profile also a per-op table (count per run,
+ *       total ms per run, share, GFLOP/s and % of the measured FP32 peak for
+ *       conv/fused_conv/conv_transpose/gemm/matmul).
  * Common options: --threads N (default: one per CPU), --isa generic|avx2|avx512
  * (default: D2RT_CPU, else the best this CPU runs), --reference (model: the
  * reference kernels, as D2RT_REFERENCE=1). INPUTs are .npy or ONNX TensorProto files
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "backends/cpu/fast.h"
@@ -33,12 +36,15 @@ static const char bench_usage[] =
     "\n"
     "Kernel benchmarks print GFLOP/s and the share of the FP32 peak (measured at startup\n"
     "by an FMA loop on the same threads). Model benchmarks print min/median latency and\n"
-    "a per-op time table. INPUTs are .npy or ONNX .pb tensors, in model input order.\n"
+    "peak memory (process RSS, planned activation arena). INPUTs are .npy or ONNX .pb\n"
+    "tensors, in model input order.\n"
     "  --iters N      timed runs (default: kernels as many as fit in ~1 s, models 5)\n"
     "  --warmup N     untimed runs first (default 1)\n"
     "  --threads N    threads (default: one per CPU)\n"
     "  --isa NAME     generic, avx2 or avx512 (default: D2RT_CPU, else the best supported)\n"
-    "  --reference    models: run the reference kernels (like D2RT_REFERENCE=1)\n";
+    "  --reference    models: run the reference kernels (like D2RT_REFERENCE=1)\n"
+    "  --profile      models: also a per-op table (count, ms per run, share, GFLOP/s and\n"
+    "                 % of the measured FP32 peak for convolutions and GEMMs)\n";
 
 static double now_seconds(void)
 {
@@ -110,7 +116,7 @@ struct bench_options {
     const char *kernel, *shape, *model, *isa;
     const char *inputs[16];
     int num_inputs, iters, warmup, threads;
-    bool reference;
+    bool reference, profile;
 };
 
 static int parse_int_arg(int argc, char **argv, int *i, int *out)
@@ -352,6 +358,18 @@ static enum d2_status load_input(const char *path, struct d2_tensor *t, struct d
     return st;
 }
 
+/* Peak memory of the process so far (Linux reports ru_maxrss in KiB) and the memory
+ * plan's activation arena. */
+static void print_peak_memory(const struct d2_graph *g)
+{
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == 0)
+        printf("peak memory: %.1f MB RSS (process, model mapping included)", (double)usage.ru_maxrss / 1024.0);
+    if (g->memory_plan)
+        printf(", activation arena %.1f MB planned", (double)g->memory_plan->arena_bytes / 1e6);
+    printf("\n");
+}
+
 static int bench_model(const struct bench_options *o)
 {
     struct d2_error err = {0};
@@ -393,7 +411,7 @@ static int bench_model(const struct bench_options *o)
         stats->on = run >= o->warmup;
         double t0 = now_seconds();
         enum d2_status st = d2_cpu_fast_execute(fast, g, inputs, g->num_inputs, outputs, g->num_outputs,
-                                                output_alloc, observe, stats, &err);
+                                                output_alloc, o->profile ? observe : NULL, stats, &err);
         double dt = now_seconds() - t0;
         for (uint32_t k = 0; k < g->num_outputs; k++)
             d2_tensor_release(&outputs[k], output_alloc);
@@ -411,8 +429,15 @@ static int bench_model(const struct bench_options *o)
     printf("model %s: %s kernels, %d thread%s, %d runs after %d warmup\n", o->model,
            fast->reference ? "reference" : fast->kernels->name, (int)d2_threadpool_size(fast->pool),
            d2_threadpool_size(fast->pool) == 1 ? "" : "s", iters, o->warmup);
-    printf("latency: min %.1f ms, median %.1f ms\n", best * 1e3, med * 1e3);
+    if (best < 0.01) /* small models: keep the digits that say something */
+        printf("latency: min %.3f ms, median %.3f ms\n", best * 1e3, med * 1e3);
+    else
+        printf("latency: min %.1f ms, median %.1f ms\n", best * 1e3, med * 1e3);
+    print_peak_memory(g);
+    if (!o->profile)
+        goto done;
     /* Per-op table, per run, largest first. */
+    double peak = measure_peak(fast);
     double total = 0.0, total_flops = 0.0;
     int order[D2_OP_COUNT], used = 0;
     for (int op = 0; op < D2_OP_COUNT; op++)
@@ -427,17 +452,22 @@ static int bench_model(const struct bench_options *o)
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    printf("%-24s %8s %12s %7s %9s\n", "op", "count", "ms/run", "%", "GFLOP/s");
+    printf("%-24s %8s %12s %7s %9s %7s\n", "op", "count", "ms/run", "%", "GFLOP/s", "% peak");
     for (int i = 0; i < used; i++) {
         int op = order[i];
         printf("%-24s %8lld %12.2f %6.1f%%", d2_op_name((enum d2_op)op), (long long)(stats->count[op] / iters),
                stats->seconds[op] * 1e3 / iters, 100.0 * stats->seconds[op] / (total > 0 ? total : 1));
-        if (stats->flops[op] > 0)
-            printf(" %9.1f", stats->flops[op] / stats->seconds[op] * 1e-9);
+        if (stats->flops[op] > 0) {
+            double gflops = stats->flops[op] / stats->seconds[op] * 1e-9;
+            printf(" %9.1f %6.1f%%", gflops, peak > 0 ? 100.0 * gflops / peak : 0.0);
+        }
         printf("\n");
     }
     printf("%-24s %8s %12.2f %6.1f%% %9.1f  (%.1f GFLOP per run)\n", "all kernels", "", total * 1e3 / iters, 100.0,
            total > 0 ? total_flops / total * 1e-9 : 0.0, total_flops / iters * 1e-9);
+    printf("FP32 peak (FMA loop, %d thread%s): %.1f GFLOP/s; Winograd convolutions can exceed 100%%: their\n"
+           "GFLOP/s count the direct convolution's FLOPs\n",
+           (int)d2_threadpool_size(fast->pool), d2_threadpool_size(fast->pool) == 1 ? "" : "s", peak);
 done:
     for (int i = 0; i < loaded; i++)
         d2_tensor_release(&inputs[i], NULL);
@@ -477,6 +507,8 @@ int cli_bench(int argc, char **argv)
                 return 1;
         } else if (strcmp(a, "--reference") == 0) {
             o.reference = true;
+        } else if (strcmp(a, "--profile") == 0) {
+            o.profile = true;
         } else if (a[0] == '-' && a[1]) {
             return cli_fail("bench: unknown option '%s'", a);
         } else if (!o.model) {
