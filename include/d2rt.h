@@ -7,13 +7,18 @@
  *   (mapped, not copied), an ONNX model or IR text (both compiled in memory).
  *   d2rt_model_compile_to_file writes the compiled model as a model.ir artifact.
  *
- *   A d2rt_session runs a model. It holds the run-time options (threads, allocator);
- *   several sessions may share one model, which must outlive them.
+ *   A d2rt_session runs a model. It holds the run-time options (threads, allocator)
+ *   and what runs reuse: the thread pool, the activation arena, transformed weights,
+ *   and a cache of large freed buffers. Several sessions may share one model, which
+ *   must outlive them; one session runs one d2rt_session_run at a time (use a
+ *   session per thread for parallel runs).
  *
  *   A d2rt_tensor is a dense, row-major tensor: a dtype, up to 8 dims and the data.
  *   Inputs may wrap the caller's memory (d2rt_tensor_wrap: borrowed, never freed by
  *   d2rt) or own a copy (d2rt_tensor_new). Outputs of d2rt_session_run are new
- *   tensors owned by the caller.
+ *   tensors owned by the caller; d2rt_tensor_free hands their storage back to the
+ *   session's buffer cache for the next run (like an arena), and an output may
+ *   outlive its session (the cache then lasts until the last such output is freed).
  *
  * Errors
  *   Every function that can fail returns a d2rt_status (D2RT_OK == 0). Like SQLite,
