@@ -207,25 +207,21 @@ int d2rt_model_input_rank(const d2rt_model *model, uint32_t index)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
-d2rt_status d2rt_session_new(d2rt_model *model, const struct d2rt_session_options *options,
-                             d2rt_session **session_out)
+/* Sessions may be created from several threads on one model: the work is done on a
+ * local error, and only a failure writes its message to the model's handle (a success
+ * leaves the handle alone, so it never races with another thread's session). */
+static d2rt_status session_new(d2rt_model *model, const struct d2rt_session_options *options,
+                               d2rt_session **session_out, struct d2_error *err)
 {
     struct d2_allocator a = to_internal(options ? options->allocator : NULL);
     d2rt_session *s;
-    if (!session_out)
-        return D2RT_ERR_INVALID_ARG;
-    *session_out = NULL;
-    if (!model || model->h.magic != MODEL_MAGIC)
-        return D2RT_ERR_INVALID_ARG;
-    d2_error_clear(&model->h.error);
     if (!model->graph)
-        return (d2rt_status)d2_errorf(&model->h.error, D2_ERR_INVALID_ARG, "the model failed to load");
+        return (d2rt_status)d2_errorf(err, D2_ERR_INVALID_ARG, "the model failed to load");
     if (options && options->threads < 0)
-        return (d2rt_status)d2_errorf(&model->h.error, D2_ERR_INVALID_ARG, "threads must be >= 0, got %d",
-                                      options->threads);
+        return (d2rt_status)d2_errorf(err, D2_ERR_INVALID_ARG, "threads must be >= 0, got %d", options->threads);
     s = d2_calloc(&a, 1, sizeof *s);
     if (!s)
-        return (d2rt_status)d2_errorf(&model->h.error, D2_ERR_NOMEM, "out of memory creating a session");
+        return (d2rt_status)d2_errorf(err, D2_ERR_NOMEM, "out of memory creating a session");
     s->h.magic = SESSION_MAGIC;
     s->alloc = a;
     s->model = model;
@@ -233,7 +229,7 @@ d2rt_status d2rt_session_new(d2rt_model *model, const struct d2rt_session_option
     s->threads = options ? options->threads : 0; /* 0: one per CPU */
     if (s->backend->session_new) {
         struct d2_backend_options bo = { s->threads };
-        enum d2_status st = s->backend->session_new(&bo, &s->alloc, &s->backend_state, &model->h.error);
+        enum d2_status st = s->backend->session_new(&bo, &s->alloc, &s->backend_state, err);
         if (st != D2_OK) {
             d2_free(&a, s);
             return (d2rt_status)st;
@@ -241,6 +237,22 @@ d2rt_status d2rt_session_new(d2rt_model *model, const struct d2rt_session_option
     }
     *session_out = s;
     return D2RT_OK;
+}
+
+d2rt_status d2rt_session_new(d2rt_model *model, const struct d2rt_session_options *options,
+                             d2rt_session **session_out)
+{
+    struct d2_error err = { D2_OK, "" };
+    d2rt_status st;
+    if (!session_out)
+        return D2RT_ERR_INVALID_ARG;
+    *session_out = NULL;
+    if (!model || model->h.magic != MODEL_MAGIC)
+        return D2RT_ERR_INVALID_ARG;
+    st = session_new(model, options, session_out, &err);
+    if (st != D2RT_OK)
+        model->h.error = err;
+    return st;
 }
 
 d2rt_status d2rt_session_run(d2rt_session *session, d2rt_tensor *const *inputs, uint32_t num_inputs,

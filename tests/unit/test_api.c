@@ -2,6 +2,7 @@
  * (examples/tiny_convnet.onnx; expected output computed with numpy by
  * tools/gen_example.py). Run from the repository root, as `make test` does. */
 #include <check.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,68 @@ START_TEST(model_load_allocation_failures_are_clean)
 }
 END_TEST
 
+
+/* Sessions on one model run in parallel threads (a session per thread), and an
+ * output may be freed after its session. check's assertions are not thread-safe,
+ * so the threads only record what they saw. */
+struct parallel_run {
+    d2rt_model *model;
+    d2rt_tensor *input;
+    float first[2];
+    int runs_ok;
+    d2rt_tensor *kept; /* the last output, freed after the session */
+};
+
+static void *parallel_session(void *arg)
+{
+    struct parallel_run *r = arg;
+    struct d2rt_session_options opts = { .threads = 2, .allocator = NULL }; /* pools in parallel too */
+    d2rt_session *session = NULL;
+    if (d2rt_session_new(r->model, &opts, &session) != D2RT_OK)
+        return NULL;
+    for (int i = 0; i < 50; i++) {
+        d2rt_tensor *output = NULL;
+        if (d2rt_session_run(session, &r->input, 1, &output, 1) != D2RT_OK)
+            break;
+        const float *v = d2rt_tensor_data(output);
+        if (i == 0)
+            memcpy(r->first, v, sizeof r->first);
+        if (memcmp(v, r->first, sizeof r->first) == 0)
+            r->runs_ok++;
+        d2rt_tensor_free(r->kept);
+        r->kept = output;
+    }
+    d2rt_session_free(session);
+    return NULL;
+}
+
+START_TEST(sessions_run_in_parallel_threads)
+{
+    d2rt_model *model = NULL;
+    struct d2_tensor in = load_npy(INPUT);
+    d2rt_tensor *input = wrap(&in);
+    struct parallel_run runs[2];
+    pthread_t threads[2];
+    ck_assert_int_eq(d2rt_model_load(MODEL, &model), D2RT_OK);
+    for (int t = 0; t < 2; t++) {
+        memset(&runs[t], 0, sizeof runs[t]);
+        runs[t].model = model;
+        runs[t].input = input;
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, parallel_session, &runs[t]), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(pthread_join(threads[t], NULL), 0);
+        ck_assert_int_eq(runs[t].runs_ok, 50);
+        ck_assert_ptr_nonnull(runs[t].kept);
+        check_output(runs[t].kept); /* its session is gone already */
+        d2rt_tensor_free(runs[t].kept);
+    }
+    d2rt_tensor_free(input);
+    d2_tensor_release(&in, NULL);
+    d2rt_model_free(model);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -239,6 +302,7 @@ int main(void)
     tcase_add_test(tc, tensor_arguments_are_checked);
     tcase_add_test(tc, session_allocation_failures_are_clean);
     tcase_add_test(tc, model_load_allocation_failures_are_clean);
+    tcase_add_test(tc, sessions_run_in_parallel_threads);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
