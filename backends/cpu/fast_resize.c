@@ -10,8 +10,8 @@
  *     output row: the H pass makes one row of doubles, the W pass reads it. Only the
  *     storage changes (no whole double copies of the tensor), not one operation.
  * tf_crop_and_resize, other dtypes and resampling of outer axes go to the reference.
- * The coordinate transform, nearest rounding and kernel weights mirror ref_resize.c
- * line for line (the test compares the two on every mode). */
+ * The coordinate transform, nearest rounding and kernel weights are ref_resize.c's own
+ * (d2_resize_make_taps, ref_resize.h); the test compares the two on every mode. */
 #include "fast_data.h"
 
 #include <math.h>
@@ -19,115 +19,7 @@
 
 #include "../../ir/shape_detect.h"
 #include "fast.h"
-
-struct taps {
-    int64_t count;       /* taps per output coordinate */
-    int64_t *index;      /* [out * count], clamped into [0, in) */
-    double *weight;      /* [out * count] */
-};
-
-/* ref_resize.c's original_coordinate without tf_crop_and_resize (not handled here). */
-static double original_coordinate(const struct d2_attrs_resize *a, const struct d2_resize_plan *plan, int32_t axis,
-                                  int64_t in, double x_r)
-{
-    double scale = plan->scale[axis], out_f = scale * (double)in;
-    int64_t out = plan->out[axis];
-    switch (a->coordinate_transformation_mode) {
-    case D2_COORD_MODE_HALF_PIXEL_SYMMETRIC: {
-        double center = (double)in / 2.0;
-        return center * (1.0 - (double)out / out_f) + (x_r + 0.5) / scale - 0.5;
-    }
-    case D2_COORD_MODE_PYTORCH_HALF_PIXEL:
-        return out > 1 ? (x_r + 0.5) / scale - 0.5 : 0.0;
-    case D2_COORD_MODE_ALIGN_CORNERS:
-        return out_f == 1.0 ? 0.0 : x_r * (double)(in - 1) / (out_f - 1.0);
-    case D2_COORD_MODE_ASYMMETRIC:
-        return x_r / scale;
-    default: /* half_pixel */
-        return (x_r + 0.5) / scale - 0.5;
-    }
-}
-
-static double cubic_kernel(double d, double A)
-{
-    d = fabs(d);
-    if (d <= 1.0)
-        return ((A + 2.0) * d - (A + 3.0)) * d * d + 1.0;
-    if (d < 2.0)
-        return ((A * d - 5.0 * A) * d + 8.0 * A) * d - 4.0 * A;
-    return 0.0;
-}
-
-static int64_t nearest_index(int32_t mode, double x)
-{
-    double f = floor(x), ratio = x - f;
-    if (ratio == 0.0)
-        return (int64_t)f;
-    switch (mode) {
-    case D2_NEAREST_MODE_ROUND_PREFER_CEIL: return (int64_t)f + (ratio >= 0.5);
-    case D2_NEAREST_MODE_FLOOR: return (int64_t)f;
-    case D2_NEAREST_MODE_CEIL: return (int64_t)f + 1;
-    default: return (int64_t)f + (ratio > 0.5);
-    }
-}
-
-static int64_t clamp_index(int64_t i, int64_t in)
-{
-    return i < 0 ? 0 : (i >= in ? in - 1 : i);
-}
-
-/* ref_resize.c's make_taps (an axis that is not resized, or not resampled, is the
- * identity with one tap of weight 1). */
-static enum d2_status make_taps(struct d2_kernel_ctx *ctx, const struct d2_resize_plan *plan, int32_t axis, int64_t in,
-                                struct taps *t)
-{
-    const struct d2_attrs_resize *a = ctx->node->attrs;
-    int64_t out = plan->out[axis], start = 0;
-    double s = 1.0, support = a->mode == D2_RESIZE_MODE_CUBIC ? 2.0 : 1.0;
-    if (a->mode == D2_RESIZE_MODE_NEAREST || !plan->resized[axis]) {
-        t->count = 1;
-    } else {
-        if (a->antialias && plan->scale[axis] < 1.0)
-            s = plan->scale[axis];
-        start = (int64_t)floor(-support / s) + 1;
-        t->count = 2 - 2 * start;
-    }
-    size_t n = (size_t)(out > 0 ? out : 1) * (size_t)t->count;
-    t->index = d2_alloc(ctx->alloc, n * sizeof *t->index);
-    t->weight = d2_alloc(ctx->alloc, n * sizeof *t->weight);
-    if (!t->index || !t->weight)
-        return d2_errorf(ctx->err, D2_ERR_NOMEM, "node '%s' (resize): out of memory", ctx->node->name);
-    for (int64_t j = 0; j < out; j++) {
-        int64_t *index = t->index + j * t->count;
-        double *weight = t->weight + j * t->count;
-        if (!plan->resized[axis]) {
-            index[0] = j;
-            weight[0] = 1.0;
-            continue;
-        }
-        double x = original_coordinate(a, plan, axis, in, (double)j);
-        if (a->mode == D2_RESIZE_MODE_NEAREST) {
-            index[0] = clamp_index(nearest_index(a->nearest_mode, x), in);
-            weight[0] = 1.0;
-            continue;
-        }
-        double base = ceil(x) - 1.0, ratio = x - base, sum = 0.0;
-        for (int64_t k = 0; k < t->count; k++) {
-            double d = ((double)(start + k) - ratio) * s;
-            double w = a->mode == D2_RESIZE_MODE_CUBIC ? cubic_kernel(d, a->cubic_coeff_a) : fmax(0.0, 1.0 - fabs(d));
-            int64_t i = (int64_t)base + start + k;
-            if (a->exclude_outside && (i < 0 || i >= in))
-                w = 0.0;
-            index[k] = clamp_index(i, in);
-            weight[k] = w;
-            sum += w;
-        }
-        if ((a->antialias || a->exclude_outside) && sum != 0.0)
-            for (int64_t k = 0; k < t->count; k++)
-                weight[k] /= sum;
-    }
-    return D2_OK;
-}
+#include "ref_resize.h"
 
 /* ---- the passes ----------------------------------------------------------------------- */
 
@@ -135,7 +27,7 @@ struct resize_job {
     const float *x;
     float *y;
     int64_t planes, in_h, in_w, out_h, out_w;
-    const struct taps *th, *tw;    /* taps of axis H and W */
+    const struct d2_resize_taps *th, *tw;    /* taps of axis H and W */
     bool pass_h, pass_w;           /* linear/cubic: does the reference run that pass? */
     bool nearest;
     double *rows;                  /* linear: one row of in_w doubles per thread */
@@ -169,16 +61,16 @@ static void interpolate_rows(void *ctx, int64_t begin, int64_t end, int32_t thre
 {
     const struct resize_job *job = ctx;
     double *row = job->rows + (size_t)thread * (size_t)job->in_w;
-    const struct taps *th = job->th, *tw = job->tw;
+    const struct d2_resize_taps *th = job->th, *tw = job->tw;
     for (int64_t r = begin; r < end; r++) {
         int64_t plane = r / job->out_h, oh = r % job->out_h;
         const float *src = job->x + plane * job->in_h * job->in_w;
         if (job->pass_h) {
-            const int64_t *ih = th->index + oh * th->count;
-            const double *wh = th->weight + oh * th->count;
+            const int64_t *ih = th->index + oh * th->taps;
+            const double *wh = th->weight + oh * th->taps;
             for (int64_t i = 0; i < job->in_w; i++) {
                 double acc = 0.0;
-                for (int64_t k = 0; k < th->count; k++)
+                for (int64_t k = 0; k < th->taps; k++)
                     acc += wh[k] * (double)src[ih[k] * job->in_w + i];
                 row[i] = acc;
             }
@@ -193,10 +85,10 @@ static void interpolate_rows(void *ctx, int64_t begin, int64_t end, int32_t thre
             continue;
         }
         for (int64_t j = 0; j < job->out_w; j++) {
-            const int64_t *iw = tw->index + j * tw->count;
-            const double *ww = tw->weight + j * tw->count;
+            const int64_t *iw = tw->index + j * tw->taps;
+            const double *ww = tw->weight + j * tw->taps;
             double acc = 0.0;
-            for (int64_t k = 0; k < tw->count; k++)
+            for (int64_t k = 0; k < tw->taps; k++)
                 acc += ww[k] * row[iw[k]];
             dst[j] = (float)acc;
         }
@@ -260,7 +152,7 @@ enum d2_status d2_cpu_fast_resize(struct d2_kernel_ctx *ctx)
     /* View as [planes, H, W] (rank 1: [1, 1, W]). */
     int32_t dh = rank >= 2 ? rank - 2 : -1, dw = rank - 1;
     struct d2_resize_plan view = plan;
-    struct taps th = { 0, NULL, NULL }, tw = { 0, NULL, NULL };
+    struct d2_resize_taps th = { 0, NULL, NULL, NULL }, tw = { 0, NULL, NULL, NULL };
     struct resize_job job;
     memset(&job, 0, sizeof job);
     job.x = x->data;
@@ -278,11 +170,11 @@ enum d2_status d2_cpu_fast_resize(struct d2_kernel_ctx *ctx)
         view.out[0] = 1;
     }
     if (dh >= 0)
-        st = make_taps(ctx, &plan, dh, job.in_h, &th);
+        st = d2_resize_make_taps(ctx, &plan, dh, job.in_h, &th);
     else
-        st = make_taps(ctx, &view, 0, 1, &th);
+        st = d2_resize_make_taps(ctx, &view, 0, 1, &th);
     if (st == D2_OK)
-        st = make_taps(ctx, &plan, dw, job.in_w, &tw);
+        st = d2_resize_make_taps(ctx, &plan, dw, job.in_w, &tw);
     job.th = &th;
     job.tw = &tw;
     int64_t rows = job.planes * job.out_h;
@@ -298,9 +190,7 @@ enum d2_status d2_cpu_fast_resize(struct d2_kernel_ctx *ctx)
             d2_threadpool_parallel_for(fast->pool, rows, chunk, interpolate_rows, &job);
         d2_free(ctx->alloc, job.rows);
     }
-    d2_free(ctx->alloc, th.index);
-    d2_free(ctx->alloc, th.weight);
-    d2_free(ctx->alloc, tw.index);
-    d2_free(ctx->alloc, tw.weight);
+    d2_resize_free_taps(ctx, &th);
+    d2_resize_free_taps(ctx, &tw);
     return st;
 }

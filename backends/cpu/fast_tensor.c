@@ -256,53 +256,16 @@ static struct d2_threadpool *pool_of(const struct d2_kernel_ctx *ctx)
     return fast ? fast->pool : NULL;
 }
 
-static int64_t read_list(const struct d2_tensor *t, int64_t *out, int64_t max_count)
-{
-    int64_t n = t ? d2_tensor_numel(t) : 0;
-    for (int64_t i = 0; i < n && i < max_count; i++)
-        out[i] = d2_tensor_get_i64(t, (size_t)i);
-    return n < max_count ? n : max_count;
-}
-
-static const struct d2_tensor *optional_input(const struct d2_kernel_ctx *ctx, uint32_t i)
-{
-    return i < ctx->num_inputs ? ctx->inputs[i] : NULL;
-}
-
 enum d2_status d2_cpu_fast_slice(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_slice(struct d2_kernel_ctx *ctx)
 {
     const struct d2_tensor *x = ctx->inputs[0];
-    int64_t starts[D2_MAX_RANK], ends[D2_MAX_RANK], axes[D2_MAX_RANK], steps[D2_MAX_RANK];
-    int64_t x_strides[D2_MAX_RANK], strides[D2_MAX_RANK], offset = 0, n;
+    int64_t strides[D2_MAX_RANK], offset;
     if (!pool_of(ctx))
         return d2_fast_data_reference(ctx);
-    enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_slice);
+    enum d2_status st = d2_ref_slice_view(ctx, strides, &offset); /* the reference's view */
     if (st != D2_OK)
         return st;
-    /* The reference's reading of starts/ends/axes/steps, validated by the shape function. */
-    n = read_list(ctx->inputs[1], starts, D2_MAX_RANK);
-    read_list(ctx->inputs[2], ends, D2_MAX_RANK);
-    if (!optional_input(ctx, 3))
-        for (int64_t i = 0; i < n; i++)
-            axes[i] = i;
-    else
-        read_list(ctx->inputs[3], axes, D2_MAX_RANK);
-    if (!optional_input(ctx, 4))
-        for (int64_t i = 0; i < n; i++)
-            steps[i] = 1;
-    else
-        read_list(ctx->inputs[4], steps, D2_MAX_RANK);
-    d2_strides(x->rank, x->dims, x_strides);
-    for (int32_t d = 0; d < x->rank; d++)
-        strides[d] = x_strides[d];
-    for (int64_t i = 0; i < n; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
-        struct d2_slice_axis s = d2_slice_resolve(x->dims[a], starts[i], ends[i], steps[i]);
-        if (s.length > 0)
-            offset += s.start * x_strides[a];
-        strides[a] = s.step * x_strides[a];
-    }
     d2_fast_copy_strided(pool_of(ctx), ctx->outputs[0].data, x->data, d2_dtype_size(x->dtype), ctx->outputs[0].rank,
                          ctx->outputs[0].dims, strides, offset);
     return D2_OK;
@@ -493,7 +456,7 @@ enum d2_status d2_cpu_fast_pad(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_pad(struct d2_kernel_ctx *ctx)
 {
     const struct d2_attrs_pad *attrs = ctx->node->attrs;
-    const struct d2_tensor *x = ctx->inputs[0], *value = optional_input(ctx, 2);
+    const struct d2_tensor *x = ctx->inputs[0], *value = d2_ref_optional_input(ctx, 2);
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], n_axes;
     struct d2_threadpool *pool = pool_of(ctx);
@@ -514,13 +477,13 @@ enum d2_status d2_cpu_fast_pad(struct d2_kernel_ctx *ctx)
     job.x_dims = x->dims;
     if (value)
         memcpy(job.value, value->data, job.esize);
-    n_axes = read_list(optional_input(ctx, 3), axes, D2_MAX_RANK);
-    if (!optional_input(ctx, 3)) {
+    n_axes = d2_ref_read_list(d2_ref_optional_input(ctx, 3), axes, D2_MAX_RANK);
+    if (!d2_ref_optional_input(ctx, 3)) {
         n_axes = x->rank;
         for (int64_t i = 0; i < n_axes; i++)
             axes[i] = i;
     }
-    read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
+    d2_ref_read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
     for (int64_t i = 0; i < n_axes; i++)
         job.begin[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = pads[i];
     d2_strides(x->rank, x->dims, job.x_strides);

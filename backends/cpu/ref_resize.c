@@ -28,8 +28,7 @@
  *   asymmetric            x_r / scale
  *   tf_crop_and_resize    start (in - 1) + x_r (end - start)(in - 1) / (out_f - 1)
  *                         (out_f == 1: (end - start)(in - 1) / 2 + start (in - 1)) */
-#include "cpu.h"
-#include "../../ir/shape_detect.h"
+#include "ref_resize.h"
 
 #include <math.h>
 #include <string.h>
@@ -37,12 +36,6 @@
 enum d2_status d2_cpu_ref_resize(struct d2_kernel_ctx *ctx);
 
 /* Where output coordinate j of one axis reads from. */
-struct axis_taps {
-    int64_t taps;        /* taps per output coordinate */
-    int64_t *index;      /* [out * taps], clamped into [0, in) */
-    double *weight;      /* [out * taps] */
-    bool *extrapolate;   /* [out]: tf_crop_and_resize sample outside the input */
-};
 
 static enum d2_status oom(struct d2_kernel_ctx *ctx)
 {
@@ -107,8 +100,8 @@ static int64_t clamp_index(int64_t i, int64_t in)
 }
 
 /* Build the taps of one axis. */
-static enum d2_status make_taps(struct d2_kernel_ctx *ctx, const struct d2_resize_plan *plan, int32_t axis,
-                                int64_t in, struct axis_taps *t)
+enum d2_status d2_resize_make_taps(struct d2_kernel_ctx *ctx, const struct d2_resize_plan *plan, int32_t axis,
+                                   int64_t in, struct d2_resize_taps *t)
 {
     const struct d2_attrs_resize *a = ctx->node->attrs;
     int64_t out = plan->out[axis];
@@ -167,7 +160,7 @@ static enum d2_status make_taps(struct d2_kernel_ctx *ctx, const struct d2_resiz
     return D2_OK;
 }
 
-static void free_taps(struct d2_kernel_ctx *ctx, struct axis_taps *t)
+void d2_resize_free_taps(struct d2_kernel_ctx *ctx, struct d2_resize_taps *t)
 {
     d2_free(ctx->alloc, t->index);
     d2_free(ctx->alloc, t->weight);
@@ -198,7 +191,7 @@ static void store_value(void *data, enum d2_dtype t, size_t i, double v)
 
 /* Nearest: gather each output element from the input, bit for bit. */
 static void resize_nearest(struct d2_kernel_ctx *ctx, const struct d2_tensor *x, struct d2_tensor *y,
-                           const struct axis_taps *taps)
+                           const struct d2_resize_taps *taps)
 {
     const struct d2_attrs_resize *a = ctx->node->attrs;
     int64_t in_strides[D2_MAX_RANK], numel = d2_tensor_numel(y);
@@ -223,7 +216,7 @@ static void resize_nearest(struct d2_kernel_ctx *ctx, const struct d2_tensor *x,
 
 /* One separable pass: resample `axis` of buffer src (dims) into dst. */
 static void resize_pass(const double *src, double *dst, const int64_t *dims, int32_t rank, int32_t axis,
-                        int64_t out, const struct axis_taps *t, double extrapolation_value)
+                        int64_t out, const struct d2_resize_taps *t, double extrapolation_value)
 {
     int64_t outer = 1, inner = 1, in = dims[axis];
     for (int32_t i = 0; i < axis; i++)
@@ -249,7 +242,7 @@ static void resize_pass(const double *src, double *dst, const int64_t *dims, int
 }
 
 static enum d2_status resize_interpolate(struct d2_kernel_ctx *ctx, const struct d2_tensor *x, struct d2_tensor *y,
-                                         const struct d2_resize_plan *plan, const struct axis_taps *taps)
+                                         const struct d2_resize_plan *plan, const struct d2_resize_taps *taps)
 {
     const struct d2_attrs_resize *a = ctx->node->attrs;
     int64_t dims[D2_MAX_RANK], numel = d2_tensor_numel(x);
@@ -292,7 +285,7 @@ enum d2_status d2_cpu_ref_resize(struct d2_kernel_ctx *ctx)
     struct d2_type x_type, opt_types[3];
     const struct d2_type *opt_type_ptr[3];
     struct d2_resize_plan plan;
-    struct axis_taps taps[D2_MAX_RANK];
+    struct d2_resize_taps taps[D2_MAX_RANK];
     enum d2_status st;
 
     for (int i = 0; i < 3; i++) {
@@ -330,7 +323,7 @@ enum d2_status d2_cpu_ref_resize(struct d2_kernel_ctx *ctx)
 
     memset(taps, 0, sizeof taps);
     for (int32_t d = 0; d < x->rank && st == D2_OK; d++)
-        st = make_taps(ctx, &plan, d, x->dims[d], &taps[d]);
+        st = d2_resize_make_taps(ctx, &plan, d, x->dims[d], &taps[d]);
     if (st == D2_OK) {
         if (a->mode == D2_RESIZE_MODE_NEAREST)
             resize_nearest(ctx, x, y, taps);
@@ -338,6 +331,6 @@ enum d2_status d2_cpu_ref_resize(struct d2_kernel_ctx *ctx)
             st = resize_interpolate(ctx, x, y, &plan, taps);
     }
     for (int32_t d = 0; d < x->rank; d++)
-        free_taps(ctx, &taps[d]);
+        d2_resize_free_taps(ctx, &taps[d]);
     return st;
 }

@@ -124,8 +124,7 @@ static enum d2_status copy_all(struct d2_kernel_ctx *ctx, d2_shape_fn shape_fn)
     return st;
 }
 
-/* Read a (validated) integer list input; absent input: count 0. */
-static int64_t read_list(const struct d2_tensor *t, int64_t *out, int64_t max_count)
+int64_t d2_ref_read_list(const struct d2_tensor *t, int64_t *out, int64_t max_count)
 {
     int64_t n = t ? d2_tensor_numel(t) : 0;
     for (int64_t i = 0; i < n && i < max_count; i++)
@@ -133,7 +132,7 @@ static int64_t read_list(const struct d2_tensor *t, int64_t *out, int64_t max_co
     return n < max_count ? n : max_count;
 }
 
-static const struct d2_tensor *optional_input(const struct d2_kernel_ctx *ctx, uint32_t i)
+const struct d2_tensor *d2_ref_optional_input(const struct d2_kernel_ctx *ctx, uint32_t i)
 {
     return i < ctx->num_inputs ? ctx->inputs[i] : NULL;
 }
@@ -193,37 +192,48 @@ enum d2_status d2_cpu_ref_split(struct d2_kernel_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_cpu_ref_slice(struct d2_kernel_ctx *ctx)
+enum d2_status d2_ref_slice_view(struct d2_kernel_ctx *ctx, int64_t *strides, int64_t *offset)
 {
     const struct d2_tensor *x = ctx->inputs[0];
     int64_t starts[D2_MAX_RANK], ends[D2_MAX_RANK], axes[D2_MAX_RANK], steps[D2_MAX_RANK];
-    int64_t x_strides[D2_MAX_RANK], strides[D2_MAX_RANK], offset = 0, n;
+    int64_t x_strides[D2_MAX_RANK], n;
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_slice);
     if (st != D2_OK)
         return st;
-    n = read_list(ctx->inputs[1], starts, D2_MAX_RANK);
-    read_list(ctx->inputs[2], ends, D2_MAX_RANK);
-    if (!optional_input(ctx, 3))
+    n = d2_ref_read_list(ctx->inputs[1], starts, D2_MAX_RANK);
+    d2_ref_read_list(ctx->inputs[2], ends, D2_MAX_RANK);
+    if (!d2_ref_optional_input(ctx, 3))
         for (int64_t i = 0; i < n; i++)
             axes[i] = i;
     else
-        read_list(ctx->inputs[3], axes, D2_MAX_RANK);
-    if (!optional_input(ctx, 4))
+        d2_ref_read_list(ctx->inputs[3], axes, D2_MAX_RANK);
+    if (!d2_ref_optional_input(ctx, 4))
         for (int64_t i = 0; i < n; i++)
             steps[i] = 1;
     else
-        read_list(ctx->inputs[4], steps, D2_MAX_RANK);
+        d2_ref_read_list(ctx->inputs[4], steps, D2_MAX_RANK);
     d2_strides(x->rank, x->dims, x_strides);
+    *offset = 0;
     for (int32_t d = 0; d < x->rank; d++)
         strides[d] = x_strides[d];
     /* A sliced axis starts at `start` and walks by `step` elements. */
     for (int64_t i = 0; i < n; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
-        struct d2_slice_axis s = d2_slice_resolve(x->dims[a], starts[i], ends[i], steps[i]);
-        if (s.length > 0)
-            offset += s.start * x_strides[a];
-        strides[a] = s.step * x_strides[a];
+        struct d2_slice_axis sa = d2_slice_resolve(x->dims[a], starts[i], ends[i], steps[i]);
+        if (sa.length > 0)
+            *offset += sa.start * x_strides[a];
+        strides[a] = sa.step * x_strides[a];
     }
+    return D2_OK;
+}
+
+enum d2_status d2_cpu_ref_slice(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_tensor *x = ctx->inputs[0];
+    int64_t strides[D2_MAX_RANK], offset;
+    enum d2_status st = d2_ref_slice_view(ctx, strides, &offset);
+    if (st != D2_OK)
+        return st;
     d2_ref_copy_strided(ctx->outputs[0].data, x->data, d2_dtype_size(x->dtype), ctx->outputs[0].rank,
                         ctx->outputs[0].dims, strides, offset);
     return D2_OK;
@@ -319,7 +329,7 @@ enum d2_status d2_cpu_ref_tile(struct d2_kernel_ctx *ctx)
 enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
 {
     const struct d2_attrs_pad *attrs = ctx->node->attrs;
-    const struct d2_tensor *x = ctx->inputs[0], *value = optional_input(ctx, 2);
+    const struct d2_tensor *x = ctx->inputs[0], *value = d2_ref_optional_input(ctx, 2);
     struct d2_tensor *y = &ctx->outputs[0];
     int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], begin[D2_MAX_RANK] = {0};
     int64_t x_strides[D2_MAX_RANK], coord[D2_MAX_RANK], n, n_axes;
@@ -330,13 +340,13 @@ enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
     esize = d2_dtype_size(x->dtype);
     if (value && d2_tensor_numel(value) != 1)
         return d2_errorf(ctx->err, D2_ERR_SHAPE, "constant_value must hold one element");
-    n_axes = read_list(optional_input(ctx, 3), axes, D2_MAX_RANK);
-    if (!optional_input(ctx, 3)) {
+    n_axes = d2_ref_read_list(d2_ref_optional_input(ctx, 3), axes, D2_MAX_RANK);
+    if (!d2_ref_optional_input(ctx, 3)) {
         n_axes = x->rank;
         for (int64_t i = 0; i < n_axes; i++)
             axes[i] = i;
     }
-    read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
+    d2_ref_read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
     for (int64_t i = 0; i < n_axes; i++)
         begin[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = pads[i];
     d2_strides(x->rank, x->dims, x_strides);
@@ -423,7 +433,7 @@ enum d2_status d2_cpu_ref_space_to_depth(struct d2_kernel_ctx *ctx)
 enum d2_status d2_cpu_ref_trilu(struct d2_kernel_ctx *ctx)
 {
     const struct d2_attrs_trilu *attrs = ctx->node->attrs;
-    const struct d2_tensor *x = ctx->inputs[0], *k_input = optional_input(ctx, 1);
+    const struct d2_tensor *x = ctx->inputs[0], *k_input = d2_ref_optional_input(ctx, 1);
     struct d2_tensor *y = &ctx->outputs[0];
     size_t esize;
     int64_t k = 0, rows, cols, n;

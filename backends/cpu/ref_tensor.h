@@ -28,6 +28,16 @@ enum d2_status d2_ref_tensor_prepare(struct d2_kernel_ctx *ctx, d2_shape_fn shap
 void d2_ref_copy_strided(void *dst, const void *src, size_t elem_size, int32_t rank, const int64_t *dims,
                          const int64_t *src_strides, int64_t src_offset);
 
+/* A (validated) integer list input read into out (at most max_count); an absent
+ * input (NULL) reads as count 0. Returns the count read. */
+int64_t d2_ref_read_list(const struct d2_tensor *t, int64_t *out, int64_t max_count);
+/* Input i of the node, or NULL when omitted or past the node's inputs. */
+const struct d2_tensor *d2_ref_optional_input(const struct d2_kernel_ctx *ctx, uint32_t i);
+/* slice: check the inputs and prepare the output (d2_ref_tensor_prepare), then the
+ * view of input 0 the output copies: output element coord is input element
+ * *offset + sum(coord[d] * strides[d]). */
+enum d2_status d2_ref_slice_view(struct d2_kernel_ctx *ctx, int64_t *strides, int64_t *offset);
+
 /* Coordinates of row-major linear index `index` in dims. */
 void d2_ref_unravel(int64_t index, int32_t rank, const int64_t *dims, int64_t *coord);
 
