@@ -458,7 +458,6 @@ enum d2_status d2_cpu_fast_pad(struct d2_kernel_ctx *ctx)
     const struct d2_attrs_pad *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0], *value = d2_ref_optional_input(ctx, 2);
     struct d2_tensor *y = &ctx->outputs[0];
-    int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], n_axes;
     struct d2_threadpool *pool = pool_of(ctx);
     if (!pool || attrs->mode != D2_PAD_MODE_CONSTANT || x->rank < 1 || d2_dtype_size(x->dtype) > 16)
         return d2_fast_data_reference(ctx);
@@ -477,15 +476,7 @@ enum d2_status d2_cpu_fast_pad(struct d2_kernel_ctx *ctx)
     job.x_dims = x->dims;
     if (value)
         memcpy(job.value, value->data, job.esize);
-    n_axes = d2_ref_read_list(d2_ref_optional_input(ctx, 3), axes, D2_MAX_RANK);
-    if (!d2_ref_optional_input(ctx, 3)) {
-        n_axes = x->rank;
-        for (int64_t i = 0; i < n_axes; i++)
-            axes[i] = i;
-    }
-    d2_ref_read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
-    for (int64_t i = 0; i < n_axes; i++)
-        job.begin[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = pads[i];
+    d2_ref_pad_begin(ctx, job.begin);
     d2_strides(x->rank, x->dims, job.x_strides);
     int32_t last = x->rank - 1;
     int64_t width = y->dims[last], b = job.begin[last];

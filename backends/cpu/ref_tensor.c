@@ -326,20 +326,12 @@ enum d2_status d2_cpu_ref_tile(struct d2_kernel_ctx *ctx)
     return D2_OK;
 }
 
-enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
+void d2_ref_pad_begin(const struct d2_kernel_ctx *ctx, int64_t *begin)
 {
-    const struct d2_attrs_pad *attrs = ctx->node->attrs;
-    const struct d2_tensor *x = ctx->inputs[0], *value = d2_ref_optional_input(ctx, 2);
-    struct d2_tensor *y = &ctx->outputs[0];
-    int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], begin[D2_MAX_RANK] = {0};
-    int64_t x_strides[D2_MAX_RANK], coord[D2_MAX_RANK], n, n_axes;
-    size_t esize;
-    enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_pad);
-    if (st != D2_OK)
-        return st;
-    esize = d2_dtype_size(x->dtype);
-    if (value && d2_tensor_numel(value) != 1)
-        return d2_errorf(ctx->err, D2_ERR_SHAPE, "constant_value must hold one element");
+    const struct d2_tensor *x = ctx->inputs[0];
+    int64_t pads[2 * D2_MAX_RANK], axes[D2_MAX_RANK], n_axes;
+    for (int32_t d = 0; d < D2_MAX_RANK; d++)
+        begin[d] = 0;
     n_axes = d2_ref_read_list(d2_ref_optional_input(ctx, 3), axes, D2_MAX_RANK);
     if (!d2_ref_optional_input(ctx, 3)) {
         n_axes = x->rank;
@@ -349,6 +341,23 @@ enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
     d2_ref_read_list(ctx->inputs[1], pads, 2 * D2_MAX_RANK);
     for (int64_t i = 0; i < n_axes; i++)
         begin[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = pads[i];
+}
+
+enum d2_status d2_cpu_ref_pad(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_attrs_pad *attrs = ctx->node->attrs;
+    const struct d2_tensor *x = ctx->inputs[0], *value = d2_ref_optional_input(ctx, 2);
+    struct d2_tensor *y = &ctx->outputs[0];
+    int64_t begin[D2_MAX_RANK];
+    int64_t x_strides[D2_MAX_RANK], coord[D2_MAX_RANK], n;
+    size_t esize;
+    enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_pad);
+    if (st != D2_OK)
+        return st;
+    esize = d2_dtype_size(x->dtype);
+    if (value && d2_tensor_numel(value) != 1)
+        return d2_errorf(ctx->err, D2_ERR_SHAPE, "constant_value must hold one element");
+    d2_ref_pad_begin(ctx, begin);
     d2_strides(x->rank, x->dims, x_strides);
     n = d2_tensor_numel(y);
     for (int64_t i = 0; i < n; i++) {

@@ -38,6 +38,10 @@ const struct d2_tensor *d2_ref_optional_input(const struct d2_kernel_ctx *ctx, u
  * *offset + sum(coord[d] * strides[d]). */
 enum d2_status d2_ref_slice_view(struct d2_kernel_ctx *ctx, int64_t *strides, int64_t *offset);
 
+/* pad (after d2_ref_tensor_prepare): the padding before each axis of input 0
+ * (begin[d], negative crops), from the pads and optional axes inputs. */
+void d2_ref_pad_begin(const struct d2_kernel_ctx *ctx, int64_t *begin);
+
 /* Coordinates of row-major linear index `index` in dims. */
 void d2_ref_unravel(int64_t index, int32_t rank, const int64_t *dims, int64_t *coord);
 
