@@ -28,6 +28,9 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../../ir/shape_fused.h"
 #include "../../ir/shape_nn.h"
@@ -177,9 +180,35 @@ static void depthwise_planes(void *ctx, int64_t begin, int64_t end, int32_t thre
 #define DIRECT_MAX_TILES_PER_TASK 16
 #define DIRECT_BLOCK_ROWS 216
 
+struct phase_band_source;
+
+/* One stretch of a band (the phase-image data of a task, below), the same for every
+ * channel: `data` elements taken from the channel's input at src_offset (every sw-th),
+ * then `zeros` zeros, at dst_offset. */
+struct band_segment {
+    int64_t dst_offset, src_offset, data, zeros;
+};
+#define BAND_MAX_SEGMENTS 256
+
+/* Prefetching of the input of a task's next band while the current one is used: a
+ * cursor over (channel, segment, element) that issues per_step prefetches per step. */
+struct band_prefetch {
+    struct band_segment seg[BAND_MAX_SEGMENTS];
+    int32_t segments, segment;
+    const float *x;             /* channel 0 of the band */
+    int64_t iplane, sw, channel, channels, element, per_step;
+};
+
 struct direct_job {
     const struct d2_cpu_kernels *kt;
+    struct d2_threadpool *pool;
     const float *x;             /* the group's first input channel (this image) */
+    /* Non-NULL: x is not an image in memory; each task fills the part of the phase
+     * images its tiles read into per-thread scratch (phase_band_fill) and reads that. */
+    const struct phase_band_source *band;
+    int64_t band_lo, band_len;  /* band: flat offsets [j0 + lo, j1 - j0 + len) per phase */
+    int32_t band_phases;
+    atomic_bool out_of_memory;
     const float *a_packed;      /* W in mr-row panels over the whole K: [m / mr][channels][taps][mr] */
     float *y;                   /* the group's first output plane */
     const float *bias, *residual;
@@ -188,8 +217,17 @@ struct direct_job {
     int32_t taps;
     int64_t tap_offset[D2_CONV_MAX_TAPS];
     int64_t tap_dy[D2_CONV_MAX_TAPS], tap_dx[D2_CONV_MAX_TAPS];
+    int32_t tap_phase[D2_CONV_MAX_TAPS];    /* band only: the phase image tap t reads */
     int64_t channel_block, row_block, tiles, tiles_per_task;
 };
+
+/* Fills channels [c0, c0 + count) of a task's band; starts prefetching the input of such
+ * a band over `steps` steps; one step (defined with the phase images below). */
+static void phase_band_fill(const struct phase_band_source *src, int64_t c0, int64_t count, int64_t g0,
+                            int64_t len, int64_t band_stride, float *dst);
+static void band_prefetch_start(struct band_prefetch *bp, const struct phase_band_source *src, int64_t c0,
+                                int64_t count, int64_t g0, int64_t len, int64_t band_stride, int64_t steps);
+static void band_prefetch_step(struct band_prefetch *bp);
 
 /* Bits [lo, hi) set (0 <= lo <= hi <= 64). */
 static uint64_t lane_bits(int64_t lo, int64_t hi)
@@ -235,11 +273,31 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
     const bool has_epilogue = job->bias || job->residual || job->relu;
     uint64_t masks[DIRECT_MAX_TILES_PER_TASK][D2_CONV_MAX_TAPS];
     bool interior[DIRECT_MAX_TILES_PER_TASK];
-    (void)thread;
+    /* With a band: tap offsets into the band and the band itself (per channel: phases x
+     * band_len floats; tile j reads from band + (j - j0)). */
+    int64_t band_offset[D2_CONV_MAX_TAPS];
+    const int64_t band_plane = job->band ? job->band_phases * job->band_len : 0;
+    float *band = NULL;
+    if (job->band) {
+        band = d2_threadpool_scratch(job->pool, thread, 1,
+                                     (size_t)(job->channel_block * band_plane) * sizeof(float));
+        if (!band) {
+            atomic_store(&job->out_of_memory, true);
+            return;
+        }
+        for (int32_t t = 0; t < job->taps; t++)
+            band_offset[t] = job->tap_phase[t] * job->band_len + job->tap_dy[t] * job->width + job->tap_dx[t] -
+                             job->band_lo;
+    }
+    const int64_t *tap_offset = job->band ? band_offset : job->tap_offset;
+    struct band_prefetch prefetch;
+    prefetch.segments = 0;
+    const int64_t plane = job->band ? band_plane : job->plane;
     for (int64_t task = begin; task < end; task++) {
         int64_t t0 = task * job->tiles_per_task, t1 = t0 + job->tiles_per_task;
         if (t1 > job->tiles)
             t1 = job->tiles;
+        const int64_t task_j0 = t0 * nr, task_j_end = t1 * nr < job->n ? t1 * nr : job->n;
         for (int64_t tile = t0; tile < t1; tile++) {
             int64_t j0 = tile * nr;
             int32_t cols = (int32_t)(job->n - j0 < nr ? job->n - j0 : nr);
@@ -252,6 +310,30 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
         for (int64_t c0 = 0; c0 < job->channels; c0 += job->channel_block) {
             int64_t cur = job->channels - c0 < job->channel_block ? job->channels - c0 : job->channel_block;
             bool last = c0 + cur == job->channels;
+            /* The image data of these channels' tiles: in place, or this task's band. */
+            const float *x0 = job->x + c0 * job->plane + task_j0;
+            if (band) {
+                phase_band_fill(job->band, c0, cur, task_j0 + job->band_lo,
+                                task_j_end - task_j0 + job->band_len - job->tiles_per_task * nr, job->band_len, band);
+                x0 = band;
+                /* While this band is used, prefetch the input of the next one. */
+                int64_t next_c0 = c0 + cur, next_t0 = t0, next_t1 = t1;
+                if (next_c0 >= job->channels) {
+                    next_c0 = 0;
+                    next_t0 = t0 + job->tiles_per_task;
+                    next_t1 = next_t0 + job->tiles_per_task < job->tiles ? next_t0 + job->tiles_per_task : job->tiles;
+                }
+                if (next_c0 > 0 || task + 1 < end) {
+                    const int64_t next_cur = job->channels - next_c0 < job->channel_block ? job->channels - next_c0
+                                                                                          : job->channel_block;
+                    const int64_t next_j_end = next_t1 * nr < job->n ? next_t1 * nr : job->n;
+                    band_prefetch_start(&prefetch, job->band, next_c0, next_cur, next_t0 * nr + job->band_lo,
+                                        next_j_end - next_t0 * nr + job->band_len - job->tiles_per_task * nr,
+                                        job->band_len, (job->m + mr - 1) / mr * (t1 - t0));
+                } else {
+                    prefetch.segments = 0;
+                }
+            }
             for (int64_t i0 = 0; i0 < job->m; i0 += job->row_block) {
                 int64_t i_end = i0 + job->row_block < job->m ? i0 + job->row_block : job->m;
                 /* The row tiles of this block share the prefetching of the next tile. */
@@ -268,10 +350,12 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
                             job->bias ? job->bias + i : NULL,
                             job->residual ? job->residual + i * job->n + j0 : NULL, job->n, job->relu,
                         };
-                        kt->conv_tile(cur, job->taps, job->tap_offset, interior[tile - t0] ? NULL : masks[tile - t0],
-                                      a, job->x + c0 * job->plane + j0, job->plane, c, job->n, rows, cols, c0 > 0,
+                        kt->conv_tile(cur, job->taps, tap_offset, interior[tile - t0] ? NULL : masks[tile - t0], a,
+                                      x0 + (j0 - task_j0), plane, c, job->n, rows, cols, c0 > 0,
                                       prefetch_stride, (int32_t)((i - i0) / mr % prefetch_stride),
                                       last && has_epilogue ? &e : NULL);
+                        if (band)
+                            band_prefetch_step(&prefetch);
                     }
                 }
             }
@@ -279,16 +363,27 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
     }
 }
 
+/* Are there enough output positions per output channel for conv_tile's paths? With few
+ * (res5: 950 positions), tasks of few tiles each re-read a large W, and the packed GEMM,
+ * which also splits M between threads, was faster for 3x3s (res5 3x3 at 2 threads: 63%
+ * of peak direct, 68% GEMM; stride 2: 71-74% phase images, 72-75% GEMM), so those need
+ * 4 positions per output channel. 1x1s (K = C, not 9C) need only one per 4 output
+ * channels: measured (% of peak, 1 / 2 threads, CPU time), direct vs GEMM, res5 512->2048
+ * 86/88 vs 81/80, 2048->512 91/85 vs 82/80, 2048->256 89/86 vs 77/79; stride 2 on phase
+ * images: res4 512->1024 83/83 vs 70/70, res5 1024->2048 77/79 vs 73/78. */
+static bool enough_positions(const struct d2_conv2d_params *p)
+{
+    const int64_t positions = p->out_h * p->out_w, mg = p->out_channels / p->group;
+    return p->kernel_h * p->kernel_w == 1 ? 4 * positions >= mg : positions >= 4 * mg;
+}
+
 /* Should conv_tile compute this (grouped) stride-1 conv? It can for stride 1 and
- * same-width output; it is used when there are at least 4 output positions per output
- * channel: with fewer (res5: 950 positions, 512 channels), tasks of few tiles each
- * re-read a large W, and the packed GEMM, which also splits M between threads, was
- * faster (measured: res5 3x3 at 2 threads, 63% of peak direct, 68% GEMM). */
+ * same-width output, with enough_positions. */
 static bool direct_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2d_params *p)
 {
     return kt->conv_tile && p->stride_h == 1 && p->stride_w == 1 && p->out_w == p->in_w &&
            p->kernel_h * p->kernel_w <= D2_CONV_MAX_TAPS && p->in_channels / p->group >= 2 &&
-           p->out_h * p->out_w >= 4 * (p->out_channels / p->group);
+           enough_positions(p);
 }
 
 /* The taps of a direct conv: tap t of output position (oy, ox) reads (oy + dy[t],
@@ -298,15 +393,22 @@ struct direct_taps {
     int32_t count;
     int64_t rows, width;
     int64_t offset[D2_CONV_MAX_TAPS], dy[D2_CONV_MAX_TAPS], dx[D2_CONV_MAX_TAPS];
+    /* Phase images (strided convs): tap t reads phase image phase[t] of `phases`. */
+    int32_t phases, phase[D2_CONV_MAX_TAPS];
 };
 
+/* Bytes of a task's band (phase images filled per task): with the packed W's row
+ * block (~384 KiB) it stays in the 1 MiB L2 across the task's tiles. */
+#define DIRECT_BAND_BYTES (256 * 1024)
+
 /* One image and group: Y[m, oy*width + ox] = sum_{c, t} W[m][c][t] x(c, t, oy, ox) through
- * conv_tile, x(c, t, .) as in struct direct_taps with channel c at x + c*plane.
+ * conv_tile, x(c, t, .) as in struct direct_taps with channel c at x + c*plane, or, when
+ * band is not NULL, filled per task from band (x and plane unused).
  * w: [m][channels][taps] (the taps in W's own order); y: [m][out_h * width]. */
 static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool, const float *x,
-                                  int64_t channels, int64_t plane, const struct direct_taps *taps, int64_t m,
-                                  int64_t out_h, const float *w, const float *bias, const float *residual, bool relu,
-                                  float *y, struct d2_error *err)
+                                  const struct phase_band_source *band, int64_t channels, int64_t plane,
+                                  const struct direct_taps *taps, int64_t m, int64_t out_h, const float *w,
+                                  const float *bias, const float *residual, bool relu, float *y, struct d2_error *err)
 {
     const int32_t mr = kt->mr, nr = kt->nr;
     const int64_t k = channels * taps->count, m_panels = (m + mr - 1) / mr;
@@ -330,7 +432,9 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
         }
     }
     job.kt = kt;
+    job.pool = pool;
     job.x = x;
+    job.band = band;
     job.a_packed = a;
     job.y = y;
     job.bias = bias;
@@ -346,6 +450,7 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     memcpy(job.tap_offset, taps->offset, sizeof job.tap_offset);
     memcpy(job.tap_dy, taps->dy, sizeof job.tap_dy);
     memcpy(job.tap_dx, taps->dx, sizeof job.tap_dx);
+    memcpy(job.tap_phase, taps->phase, sizeof job.tap_phase);
     /* K blocks of at most ~640 (the tile's image rows stay in L1 across the row tiles);
      * row blocks of A of about 384 KiB (stay in L2 across the task's tiles). */
     int64_t k_blocks = (k + 639) / 640;
@@ -371,10 +476,37 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     job.tiles_per_task = job.tiles / (4 * threads);
     if (job.tiles_per_task > DIRECT_MAX_TILES_PER_TASK)
         job.tiles_per_task = DIRECT_MAX_TILES_PER_TASK;
+    if (band) {
+        /* A task's band holds, per channel and phase, the flat phase-image range its
+         * tiles' taps read: [j0 + lo, j_end + hi) with lo/hi the least/greatest tap shift. */
+        int64_t lo = 0, hi = 0;
+        for (int32_t t = 0; t < taps->count; t++) {
+            const int64_t shift = taps->dy[t] * taps->width + taps->dx[t];
+            if (t == 0 || shift < lo)
+                lo = shift;
+            if (t == 0 || shift > hi)
+                hi = shift;
+        }
+        const int64_t per_position = job.channel_block * taps->phases * (int64_t)sizeof(float);
+        const int64_t positions = DIRECT_BAND_BYTES / per_position - (hi - lo);
+        if (job.tiles_per_task > positions / nr)
+            job.tiles_per_task = positions / nr;
+        if (job.tiles_per_task < 1)
+            job.tiles_per_task = 1;
+        job.band_lo = lo;
+        job.band_len = job.tiles_per_task * nr + hi - lo;
+        job.band_phases = taps->phases;
+    }
     if (job.tiles_per_task < 1)
         job.tiles_per_task = 1;
-    d2_threadpool_parallel_for(pool, (job.tiles + job.tiles_per_task - 1) / job.tiles_per_task, 1, direct_task,
-                               &job);
+    atomic_init(&job.out_of_memory, false);
+    /* With bands, a thread prefetches the input of its next task's band: give it runs of
+     * consecutive tasks (a quarter of its share each). */
+    const int64_t tasks = (job.tiles + job.tiles_per_task - 1) / job.tiles_per_task;
+    int64_t chunk = band ? tasks / (4 * threads) : 1;
+    d2_threadpool_parallel_for(pool, tasks, chunk > 1 ? chunk : 1, direct_task, &job);
+    if (atomic_load(&job.out_of_memory))
+        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory for the phase image bands");
     return D2_OK;
 }
 
@@ -394,7 +526,10 @@ static enum d2_status direct_conv_stride1(const struct d2_cpu_kernels *kt, struc
         taps.dx[t] = kx * p->dilation_w - p->pad_left;
         taps.offset[t] = taps.dy[t] * p->in_w + taps.dx[t];
     }
-    return direct_conv(kt, pool, x, p->in_channels / p->group, p->in_h * p->in_w, &taps,
+    taps.phases = 1;
+    for (int32_t t = 0; t < taps.count; t++)
+        taps.phase[t] = 0;
+    return direct_conv(kt, pool, x, NULL, p->in_channels / p->group, p->in_h * p->in_w, &taps,
                        p->out_channels / p->group, p->out_h, w, bias, residual, relu, y, err);
 }
 
@@ -435,8 +570,7 @@ static bool phase_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2
 {
     const int64_t sh = p->stride_h, sw = p->stride_w, taps = p->kernel_h * p->kernel_w;
     if (!kt->conv_tile || (sh == 1 && sw == 1) || sh < 1 || sw < 1 || taps > D2_CONV_MAX_TAPS ||
-        p->pad_top < 0 || p->pad_left < 0 || p->in_channels / p->group < 2 ||
-        p->out_h * p->out_w < 4 * (p->out_channels / p->group))
+        p->pad_top < 0 || p->pad_left < 0 || p->in_channels / p->group < 2 || !enough_positions(p))
         return false;
     memset(plan, 0, sizeof *plan);
     plan->sh = sh;
@@ -462,69 +596,199 @@ static bool phase_applies(const struct d2_cpu_kernels *kt, const struct d2_conv2
         plan->taps.dy[t] = dy;
         plan->taps.dx[t] = dx;
         plan->taps.offset[t] = phase * phase_plane + dy * plan->taps.width + dx;
+        plan->taps.phase[t] = phase;
     }
+    plan->taps.phases = plan->phases;
     return true;
 }
 
-struct phase_fill_job {
+/* Where a band's phase-image data comes from: the group's input of one image. */
+struct phase_band_source {
     const struct d2_conv2d_params *p;
     const struct phase_plan *plan;
     const float *x;             /* the group's first input channel */
-    float *phases;              /* [cg][phases][phase_h][phase_w] */
 };
 
-/* Rows [begin, end) of the phase images: row r = (c * phases + phase) * phase_h + qy. */
-static void phase_fill_rows(void *ctx, int64_t begin, int64_t end, int32_t thread)
+/* dst[q] = src[q * stride] for q < n. */
+static void copy_strided(float *restrict dst, const float *restrict src, int64_t n, int64_t stride)
 {
-    const struct phase_fill_job *job = ctx;
-    const struct d2_conv2d_params *p = job->p;
-    const struct phase_plan *plan = job->plan;
-    const int64_t sh = plan->sh, sw = plan->sw, phase_h = plan->taps.rows, phase_w = plan->taps.width;
-    (void)thread;
-    for (int64_t r = begin; r < end; r++) {
-        const int64_t image = r / phase_h, qy = r % phase_h;
-        const int64_t c = image / plan->phases, phase = image % plan->phases;
-        const int64_t py = plan->phase_py[phase], px = plan->phase_px[phase], iy = sh * qy + py;
-        float *dst = job->phases + r * phase_w;
-        if (iy >= p->in_h) {
-            memset(dst, 0, (size_t)phase_w * sizeof(float));
-            continue;
+    if (stride == 1)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    else if (stride == 2) {
+        int64_t q = 0;
+#ifdef __SSE2__
+        /* the even lanes of two 4-float loads (this file is built for the baseline ISA) */
+        for (; q + 8 <= n; q += 8) {
+            __m128 a0 = _mm_loadu_ps(src + 2 * q), a1 = _mm_loadu_ps(src + 2 * q + 4);
+            __m128 a2 = _mm_loadu_ps(src + 2 * q + 8), a3 = _mm_loadu_ps(src + 2 * q + 12);
+            _mm_storeu_ps(dst + q, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(dst + q + 4, _mm_shuffle_ps(a2, a3, _MM_SHUFFLE(2, 0, 2, 0)));
         }
-        const float *src = job->x + (c * p->in_h + iy) * p->in_w + px;
+#endif
+        for (; q < n; q++)
+            dst[q] = src[2 * q];
+    }
+    else
+        for (int64_t q = 0; q < n; q++)
+            dst[q] = src[q * stride];
+}
+
+/* Channels ahead whose input rows are prefetched while a channel is copied. */
+#define BAND_PREFETCH_CHANNELS 3
+
+/* Splits the flat range [g0, g0 + len) of every phase image into segments (at most
+ * BAND_MAX_SEGMENTS; returns -1 when more are needed). */
+static int32_t phase_band_segments(const struct phase_band_source *src, int64_t g0, int64_t len, int64_t band_stride,
+                                   struct band_segment *seg)
+{
+    const struct d2_conv2d_params *p = src->p;
+    const struct phase_plan *plan = src->plan;
+    const int64_t sh = plan->sh, sw = plan->sw, width = plan->taps.width, total = plan->taps.rows * width;
+    int32_t count = 0;
+    for (int32_t phase = 0; phase < plan->phases; phase++) {
+        const int64_t py = plan->phase_py[phase], px = plan->phase_px[phase];
         /* columns qx with sw*qx + px < in_w hold data, the rest are zero */
         int64_t valid = p->in_w > px ? (p->in_w - px + sw - 1) / sw : 0;
-        if (valid > phase_w)
-            valid = phase_w;
-        if (sw == 1)
-            memcpy(dst, src, (size_t)valid * sizeof(float));
-        else if (sw == 2)
-            for (int64_t qx = 0; qx < valid; qx++)
-                dst[qx] = src[2 * qx];
-        else
-            for (int64_t qx = 0; qx < valid; qx++)
-                dst[qx] = src[qx * sw];
-        for (int64_t qx = valid; qx < phase_w; qx++)
-            dst[qx] = 0.0f;
+        if (valid > width)
+            valid = width;
+        int64_t g = g0, dst = phase * band_stride;
+        const int64_t g_end = g0 + len;
+        while (g < g_end) {
+            if (count == BAND_MAX_SEGMENTS)
+                return -1;
+            struct band_segment *sg = &seg[count++];
+            sg->dst_offset = dst;
+            sg->src_offset = 0;
+            sg->data = 0;
+            if (g < 0 || g >= total) { /* before the first row or past the last: padding */
+                sg->zeros = g < 0 ? (-g < g_end - g ? -g : g_end - g) : g_end - g;
+            } else {
+                const int64_t qy = g / width, qx = g % width, iy = sh * qy + py;
+                const int64_t run = width - qx < g_end - g ? width - qx : g_end - g;
+                int64_t data = iy < p->in_h && valid > qx ? valid - qx : 0;
+                if (data > run)
+                    data = run;
+                sg->src_offset = data > 0 ? iy * p->in_w + sw * qx + px : 0;
+                sg->data = data;
+                sg->zeros = run - data;
+            }
+            dst += sg->data + sg->zeros;
+            g += sg->data + sg->zeros;
+        }
+    }
+    return count;
+}
+
+/* Prefetches the input lines of channel xc's segments. */
+static void phase_band_prefetch(const struct band_segment *seg, int32_t segments, const float *xc, int64_t sw)
+{
+    for (int32_t i = 0; i < segments; i++) {
+        if (!seg[i].data)
+            continue;
+        const char *first = (const char *)(xc + seg[i].src_offset);
+        const char *last = (const char *)(xc + seg[i].src_offset + (seg[i].data - 1) * sw);
+        for (const char *line = first; line <= last; line += 64)
+            __builtin_prefetch(line, 0, 3);
+        __builtin_prefetch(last, 0, 3);
     }
 }
 
-/* One image and group through the phase images and direct_conv. w: the group's weights. */
+static void band_prefetch_start(struct band_prefetch *bp, const struct phase_band_source *src, int64_t c0,
+                                int64_t count, int64_t g0, int64_t len, int64_t band_stride, int64_t steps)
+{
+    bp->segments = phase_band_segments(src, g0, len, band_stride, bp->seg);
+    if (bp->segments < 0) { /* many short rows: left to the fill's own prefetch */
+        bp->segments = 0;
+        return;
+    }
+    bp->segment = 0;
+    bp->x = src->x + c0 * src->p->in_h * src->p->in_w;
+    bp->iplane = src->p->in_h * src->p->in_w;
+    bp->sw = src->plan->sw;
+    bp->channel = 0;
+    bp->channels = count;
+    bp->element = 0;
+    int64_t lines = 0;
+    for (int32_t i = 0; i < bp->segments; i++)
+        lines += bp->seg[i].data ? (bp->seg[i].data * bp->sw * (int64_t)sizeof(float) + 63) / 64 + 1 : 0;
+    lines *= count;
+    bp->per_step = steps > 0 ? (lines + steps - 1) / steps : lines;
+}
+
+static void band_prefetch_step(struct band_prefetch *bp)
+{
+    if (bp->segments == 0)
+        return;
+    /* elements of a segment per cache line of input */
+    const int64_t per_line = 64 / (int64_t)sizeof(float) / bp->sw > 0 ? 64 / (int64_t)sizeof(float) / bp->sw : 1;
+    for (int64_t n = bp->per_step; n > 0 && bp->segments > 0;) {
+        const struct band_segment *sg = &bp->seg[bp->segment];
+        if (bp->element < sg->data) {
+            __builtin_prefetch(bp->x + bp->channel * bp->iplane + sg->src_offset + bp->element * bp->sw, 0, 2);
+            bp->element += per_line;
+            if (bp->element >= sg->data) /* the segment's last line */
+                __builtin_prefetch(bp->x + bp->channel * bp->iplane + sg->src_offset + (sg->data - 1) * bp->sw, 0, 2);
+            n--;
+            continue;
+        }
+        bp->element = 0;
+        if (++bp->segment == bp->segments) {
+            bp->segment = 0;
+            if (++bp->channel == bp->channels)
+                bp->segments = 0; /* done */
+        }
+    }
+}
+
+/* The band of channels [c0, c0 + count): for each channel c and phase image ph, the flat
+ * range [g0, g0 + len) of phase image ph (flat index g = qy * out_w + qx, element
+ * x[c][sh*qy + py][sw*qx + px]) at dst + (c * phases + ph) * band_stride; zero outside
+ * the input. Tasks fill their bands just before use, so the phase data goes from the
+ * input through L2 into the conv instead of as a whole copy of the image through memory
+ * (res3 1x1 stride 2, 1 thread: the whole-image fill took 7 of 24 ms). A band reads
+ * short runs of many channels, which the hardware prefetcher does not follow: the rows
+ * of the channels BAND_PREFETCH_CHANNELS ahead are prefetched. */
+static void phase_band_fill(const struct phase_band_source *src, int64_t c0, int64_t count, int64_t g0,
+                            int64_t len, int64_t band_stride, float *dst)
+{
+    const struct d2_conv2d_params *p = src->p;
+    const int64_t sw = src->plan->sw, iplane = p->in_h * p->in_w, channel_stride = src->plan->phases * band_stride;
+    struct band_segment seg[BAND_MAX_SEGMENTS];
+    const int32_t segments = phase_band_segments(src, g0, len, band_stride, seg);
+    if (segments < 0) { /* many short rows: one row at a time, no prefetch */
+        for (int64_t c = 0; c < count; c++)
+            for (int64_t g = g0; g < g0 + len; g += BAND_MAX_SEGMENTS / src->plan->phases / 2) {
+                int64_t piece = g0 + len - g < BAND_MAX_SEGMENTS / src->plan->phases / 2 ? g0 + len - g
+                                                                                       : BAND_MAX_SEGMENTS / src->plan->phases / 2;
+                phase_band_fill(src, c0 + c, 1, g, piece, band_stride, dst + c * channel_stride + (g - g0));
+            }
+        return;
+    }
+    for (int64_t c = 0; c < BAND_PREFETCH_CHANNELS && c < count; c++)
+        phase_band_prefetch(seg, segments, src->x + (c0 + c) * iplane, sw);
+    for (int64_t c = 0; c < count; c++) {
+        const float *xc = src->x + (c0 + c) * iplane;
+        if (c + BAND_PREFETCH_CHANNELS < count)
+            phase_band_prefetch(seg, segments, xc + BAND_PREFETCH_CHANNELS * iplane, sw);
+        float *d = dst + c * channel_stride;
+        for (int32_t i = 0; i < segments; i++) {
+            if (seg[i].data)
+                copy_strided(d + seg[i].dst_offset, xc + seg[i].src_offset, seg[i].data, sw);
+            if (seg[i].zeros)
+                memset(d + seg[i].dst_offset + seg[i].data, 0, (size_t)seg[i].zeros * sizeof(float));
+        }
+    }
+}
+
+/* One image and group: direct_conv over the phase images, filled per task band. */
 static enum d2_status phase_conv(const struct d2_cpu_kernels *kt, struct d2_threadpool *pool,
                                  const struct d2_conv2d_params *p, const struct phase_plan *plan, const float *x,
                                  const float *w, const float *bias, const float *residual, bool relu, float *y,
                                  struct d2_error *err)
 {
     const int64_t cg = p->in_channels / p->group, mg = p->out_channels / p->group;
-    const int64_t plane = plan->phases * plan->taps.rows * plan->taps.width;
-    /* Slot 2 of thread 0 (direct_conv packs W into slot D2_SCRATCH_SLOTS - 1; conv_tile
-     * uses no scratch). */
-    float *phases = d2_threadpool_scratch(pool, 0, 2, (size_t)(cg * plane) * sizeof(float));
-    if (!phases)
-        return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory for %lld floats of phase images",
-                         (long long)(cg * plane));
-    struct phase_fill_job fill = { p, plan, x, phases };
-    d2_threadpool_parallel_for(pool, cg * plan->phases * plan->taps.rows, 16, phase_fill_rows, &fill);
-    return direct_conv(kt, pool, phases, cg, plane, &plan->taps, mg, p->out_h, w, bias, residual, relu, y, err);
+    const struct phase_band_source band = { p, plan, x };
+    return direct_conv(kt, pool, NULL, &band, cg, 0, &plan->taps, mg, p->out_h, w, bias, residual, relu, y, err);
 }
 
 /* ---- conv ----------------------------------------------------------------------- */

@@ -250,6 +250,15 @@ static const struct conv_case conv_cases[] = {
     { "1,7,26,33", "9,7,3,3", "9", "{strides=[2,1], pads=[1,1,1,1]}", 63, false },
     { "1,8,25,31", "10,4,3,3", "10", "{strides=[2,2], pads=[1,0,0,1], group=2}", 36, false },
     { "1,6,17,9", "5,6,3,3", "5", "{strides=[2,2]}", 54, false },                  /* s*out_w < in_w */
+    /* Phase images filled per task band (fast_conv.c, phase_band_fill): several tasks
+     * (bands) and channel blocks, so band edges, the next band's prefetch and the block
+     * loop all run; one-tap convs below 4 positions per output channel (the 1x1 rule);
+     * a narrow image whose band has too many rows for the segment table (row fallback). */
+    { "1,700,50,100", "9,700,1,1", "9", "{strides=[2,2]}", 700, false },          /* 1x1 s2, 2 blocks */
+    { "1,80,61,97", "11,80,3,3", "11", "{strides=[2,2], pads=[1,1,1,1]}", 720, false }, /* 2 blocks */
+    { "1,24,21,19", "70,24,1,1", "70", "{strides=[2,2]}", 24, false },            /* 110 positions, M 70 */
+    { "1,16,13,11", "64,16,1,1", NULL, "", 16, false },                           /* stride 1, 143 pos. */
+    { "1,3,2048,6", "8,3,7,7", "8", "{strides=[2,2], pads=[3,3,3,3]}", 147, false }, /* row fallback */
     { "1,8,10,10", "6,4,3,3", "6", "{group=2, pads=[1,1,1,1]}", 36, false },        /* grouped */
     { "1,6,11,9", "6,1,3,3", "6", "{group=6, pads=[1,1,1,1]}", 9, false },          /* depthwise */
     { "1,3,8,8", "6,1,3,3", NULL, "{group=3, strides=[2,2], pads=[0,1,1,0]}", 9, false }, /* multiplier */
