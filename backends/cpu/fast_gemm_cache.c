@@ -10,33 +10,21 @@
  * (d2_gemm_cache_run_begin/end, called by d2_cpu_fast_execute), and a B operand is
  * cached only when its tensor is one of the constants of a graph being run (the
  * executor binds constants as &graph->constants[i]; regions are searched too), so its
- * values cannot change while the entry is used. Entries are keyed by the tensor and
- * data pointers, shape, strides and nr, plus a fingerprint of sampled values: a graph
+ * values cannot change while the entry is used. The packed copies themselves are kept
+ * by a derived-constant cache (derived_cache.h): keyed by the tensor and data
+ * pointers, shape, strides and nr, with a fingerprint of sampled values, so a graph
  * freed and another loaded at the same addresses with other weights is repacked.
  * Bounded by GEMM_CACHE_MAX_BYTES; past that B is packed per call as before. A mutex
- * guards the lists; packing into a new entry happens under it (once per weight). */
+ * guards the list of graphs being run; packing into a new entry happens under the
+ * derived cache's mutex (once per weight). */
+#include "derived_cache.h"
 #include "fast.h"
 
 #include <pthread.h>
 #include <stdint.h>
-#include <string.h>
 
 /* Packed weights kept per session at most (Mask R-CNN's box head: about 56 MiB). */
 #define GEMM_CACHE_MAX_BYTES ((size_t)512 << 20)
-/* Sampled values in a fingerprint. */
-#define GEMM_FINGERPRINT 64
-
-struct gemm_entry {
-    const struct d2_tensor *tensor;     /* the constant it was made from (not owned) */
-    const float *data;
-    int64_t k, n, row_step, col_step;
-    int32_t nr;
-    uint32_t fingerprint[GEMM_FINGERPRINT];
-    void *block;                        /* owned: packed, 64-byte aligned inside it */
-    float *packed;
-    size_t bytes;
-    struct gemm_entry *next;
-};
 
 struct live_graph {
     const struct d2_graph *graph;
@@ -46,10 +34,9 @@ struct live_graph {
 
 struct d2_gemm_cache {
     const struct d2_allocator *alloc;
-    pthread_mutex_t lock;
-    struct gemm_entry *entries;
+    pthread_mutex_t lock;               /* guards live */
     struct live_graph *live;
-    size_t bytes;
+    struct d2_derived_cache *packed;    /* the packed B operands */
 };
 
 struct d2_gemm_cache *d2_gemm_cache_new(const struct d2_allocator *alloc)
@@ -58,22 +45,19 @@ struct d2_gemm_cache *d2_gemm_cache_new(const struct d2_allocator *alloc)
     if (!cache)
         return NULL;
     cache->alloc = alloc;
-    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
-        d2_free(alloc, cache);
-        return NULL;
-    }
-    return cache;
+    cache->packed = d2_derived_cache_new(alloc, GEMM_CACHE_MAX_BYTES);
+    if (cache->packed && pthread_mutex_init(&cache->lock, NULL) == 0)
+        return cache;
+    d2_derived_cache_free(cache->packed);
+    d2_free(alloc, cache);
+    return NULL;
 }
 
 void d2_gemm_cache_free(struct d2_gemm_cache *cache)
 {
     if (!cache)
         return;
-    for (struct gemm_entry *e = cache->entries, *next; e; e = next) {
-        next = e->next;
-        d2_free(cache->alloc, e->block);
-        d2_free(cache->alloc, e);
-    }
+    d2_derived_cache_free(cache->packed);
     for (struct live_graph *l = cache->live, *next; l; l = next) {
         next = l->next;
         d2_free(cache->alloc, l);
@@ -136,16 +120,9 @@ static bool graph_holds_constant(const struct d2_graph *g, const struct d2_tenso
     return false;
 }
 
-static void fingerprint_of(const float *b, int64_t count, uint32_t *out)
-{
-    for (int i = 0; i < GEMM_FINGERPRINT; i++) {
-        int64_t at = count <= 1 ? 0 : (int64_t)((double)i * (double)(count - 1) / (GEMM_FINGERPRINT - 1));
-        memcpy(&out[i], &b[at], sizeof out[i]);
-    }
-}
-
 struct pack_job {
     struct d2_gemm_b_source src;
+    struct d2_threadpool *pool;
     int64_t k, n;
     int32_t nr;
     float *dst;
@@ -160,11 +137,12 @@ static void pack_panels(void *ctx, int64_t begin, int64_t end, int32_t thread)
                   job->dst + begin * job->k * job->nr);
 }
 
-static void pack_all(struct d2_threadpool *pool, const float *data, int64_t k, int64_t n, int64_t row_step,
-                     int64_t col_step, int32_t nr, float *dst)
+/* The derived-cache fill: all of B, packed (ctx: a struct pack_job). */
+static void pack_all(void *ctx, void *dst)
 {
-    struct pack_job job = { d2_gemm_b_matrix(data, k, n, row_step, col_step), k, n, nr, dst };
-    d2_threadpool_parallel_for(pool, (n + nr - 1) / nr, 4, pack_panels, &job);
+    struct pack_job *job = ctx;
+    job->dst = dst;
+    d2_threadpool_parallel_for(job->pool, (job->n + job->nr - 1) / job->nr, 4, pack_panels, job);
 }
 
 const float *d2_gemm_cache_packed_b(struct d2_gemm_cache *cache, const struct d2_cpu_kernels *kt,
@@ -173,64 +151,34 @@ const float *d2_gemm_cache_packed_b(struct d2_gemm_cache *cache, const struct d2
 {
     if (!cache || !b || !b->data || k <= 0 || n <= 0)
         return NULL;
-    const float *data = b->data;
-    const int32_t nr = kt->nr;
-    const size_t bytes = (size_t)((n + nr - 1) / nr) * (size_t)nr * (size_t)k * sizeof(float);
-    const float *found = NULL;
-    pthread_mutex_lock(&cache->lock);
+    /* b's values cannot change during this run (the caller runs its graph) */
     bool constant = false;
+    pthread_mutex_lock(&cache->lock);
     for (struct live_graph *l = cache->live; l && !constant; l = l->next)
         constant = graph_holds_constant(l->graph, b);
-    if (constant) {
-        uint32_t fp[GEMM_FINGERPRINT];
-        fingerprint_of(data, k * n, fp);
-        for (struct gemm_entry *e = cache->entries; e && !found; e = e->next) {
-            if (e->tensor != b || e->data != data || e->k != k || e->n != n || e->row_step != row_step ||
-                e->col_step != col_step || e->nr != nr)
-                continue;
-            if (memcmp(e->fingerprint, fp, sizeof fp) != 0) { /* other weights at the same address */
-                pack_all(pool, data, k, n, row_step, col_step, nr, e->packed);
-                memcpy(e->fingerprint, fp, sizeof fp);
-            }
-            found = e->packed;
-        }
-        if (!found && cache->bytes + bytes <= GEMM_CACHE_MAX_BYTES) {
-            struct gemm_entry *e = d2_calloc(cache->alloc, 1, sizeof *e);
-            /* the micro-kernels load B panels with aligned loads */
-            void *block = e ? d2_alloc(cache->alloc, bytes + 64) : NULL;
-            if (block) {
-                float *packed = (float *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
-                pack_all(pool, data, k, n, row_step, col_step, nr, packed);
-                e->tensor = b;
-                e->data = data;
-                e->k = k;
-                e->n = n;
-                e->row_step = row_step;
-                e->col_step = col_step;
-                e->nr = nr;
-                memcpy(e->fingerprint, fp, sizeof fp);
-                e->block = block;
-                e->packed = packed;
-                e->bytes = bytes;
-                e->next = cache->entries;
-                cache->entries = e;
-                cache->bytes += bytes;
-                found = packed;
-            } else {
-                d2_free(cache->alloc, e);
-            }
-        }
-    }
     pthread_mutex_unlock(&cache->lock);
-    return found;
+    if (!constant)
+        return NULL;
+    const float *data = b->data;
+    const int32_t nr = kt->nr;
+    /* everything the packed layout depends on besides the values */
+    const int64_t key[] = { (int64_t)(intptr_t)b, k, n, row_step, col_step, nr };
+    struct pack_job job = { d2_gemm_b_matrix(data, k, n, row_step, col_step), pool, k, n, nr, NULL };
+    /* the micro-kernels load B panels with aligned loads */
+    const struct d2_derived_request request = {
+        .source = data,
+        .source_bytes = (size_t)(k * n) * sizeof(float),
+        .key = key,
+        .key_bytes = sizeof key,
+        .bytes = (size_t)((n + nr - 1) / nr) * (size_t)nr * (size_t)k * sizeof(float),
+        .alignment = 64,
+        .fill = pack_all,
+        .fill_ctx = &job,
+    };
+    return d2_derived_cache_get(cache->packed, &request);
 }
 
 size_t d2_gemm_cache_bytes(struct d2_gemm_cache *cache)
 {
-    if (!cache)
-        return 0;
-    pthread_mutex_lock(&cache->lock);
-    size_t bytes = cache->bytes;
-    pthread_mutex_unlock(&cache->lock);
-    return bytes;
+    return cache ? d2_derived_cache_bytes(cache->packed) : 0;
 }

@@ -36,14 +36,15 @@
  * transforms (rule and measurements at wino_pays).
  *
  * Transformed weights are cached per session (struct d2_winograd_cache, hung off
- * struct d2_cpu_fast), keyed by the weight pointer, shape and micro-tile height, with
- * a fingerprint of sampled weight values so a buffer reused for other weights is
- * transformed again; model weights are constants, so each is transformed once per
- * session. The cache is guarded by a mutex and bounded (WINO_CACHE_MAX_BYTES);
- * past the bound weights are transformed per call into scratch memory. */
+ * struct d2_cpu_fast) in a derived-constant cache (derived_cache.h), keyed by the
+ * weight pointer, shape, micro-tile height and K block, with a fingerprint of sampled
+ * weight values so a buffer reused for other weights is transformed again; model
+ * weights are constants, so each is transformed once per session. The cache is
+ * bounded (WINO_CACHE_MAX_BYTES); past the bound weights are transformed per call
+ * into scratch memory. */
+#include "derived_cache.h"
 #include "fast.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,28 +58,13 @@
 /* Transformed weights kept per session at most (4x the 3x3 weights: R50-FPN Mask
  * R-CNN's 3x3 layers need about 250 MiB). */
 #define WINO_CACHE_MAX_BYTES ((size_t)1 << 30)
-/* Sampled weights in a fingerprint. */
-#define WINO_FINGERPRINT 32
 
 /* ---- the cache ------------------------------------------------------------------- */
 
-struct wino_entry {
-    const float *w;                 /* the weights it was made from (not owned) */
-    int64_t out_channels, in_channels;
-    int32_t mr;
-    int64_t kc;
-    uint32_t fingerprint[WINO_FINGERPRINT];
-    float *u;                       /* weight_index's layout, owned */
-    size_t bytes;
-    struct wino_entry *next;
-};
-
 struct d2_winograd_cache {
     const struct d2_allocator *alloc;
-    pthread_mutex_t lock;
-    struct wino_entry *entries;
-    size_t bytes;
-    atomic_llong runs;              /* convolutions computed by Winograd (tests, benchmarks) */
+    struct d2_derived_cache *weights;   /* transformed weights (weight_index's layout) */
+    atomic_llong runs;                  /* convolutions computed by Winograd (tests, benchmarks) */
 };
 
 struct d2_winograd_cache *d2_winograd_cache_new(const struct d2_allocator *alloc)
@@ -87,7 +73,8 @@ struct d2_winograd_cache *d2_winograd_cache_new(const struct d2_allocator *alloc
     if (!cache)
         return NULL;
     cache->alloc = alloc;
-    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+    cache->weights = d2_derived_cache_new(alloc, WINO_CACHE_MAX_BYTES);
+    if (!cache->weights) {
         d2_free(alloc, cache);
         return NULL;
     }
@@ -99,12 +86,7 @@ void d2_winograd_cache_free(struct d2_winograd_cache *cache)
 {
     if (!cache)
         return;
-    for (struct wino_entry *e = cache->entries, *next; e; e = next) {
-        next = e->next;
-        d2_free(cache->alloc, e->u);
-        d2_free(cache->alloc, e);
-    }
-    pthread_mutex_destroy(&cache->lock);
+    d2_derived_cache_free(cache->weights);
     d2_free(cache->alloc, cache);
 }
 
@@ -117,14 +99,6 @@ bool d2_winograd_enabled_by_env(void)
 int64_t d2_winograd_runs(const struct d2_cpu_fast *fast)
 {
     return fast && fast->winograd ? (int64_t)atomic_load(&fast->winograd->runs) : 0;
-}
-
-static void fingerprint_of(const float *w, int64_t count, uint32_t *out)
-{
-    for (int i = 0; i < WINO_FINGERPRINT; i++) {
-        int64_t at = count <= 1 ? 0 : (int64_t)((double)i * (double)(count - 1) / (WINO_FINGERPRINT - 1));
-        memcpy(&out[i], &w[at], sizeof out[i]);
-    }
 }
 
 /* ---- weight transform: U = G g G^T, in double ------------------------------------ */
@@ -190,48 +164,39 @@ static void transform_weights(struct d2_threadpool *pool, const float *w, int64_
     d2_threadpool_parallel_for(pool, job.m_panels * mr, 4, transform_weight_rows, &job);
 }
 
+struct cached_transform {
+    struct d2_threadpool *pool;
+    const float *w;
+    int64_t m, c, kc;
+    int32_t mr;
+};
+
+/* The derived-cache fill (ctx: a struct cached_transform). */
+static void fill_transformed(void *ctx, void *dst)
+{
+    const struct cached_transform *t = ctx;
+    transform_weights(t->pool, t->w, t->m, t->c, t->mr, t->kc, dst);
+}
+
 /* The transformed weights of w: from the cache, made and cached, or (cache full or
  * absent) made in thread 0's scratch slot 2. NULL: out of memory. */
 static const float *transformed_weights(struct d2_winograd_cache *cache, struct d2_threadpool *pool,
                                         const float *w, int64_t m, int64_t c, int32_t mr, int64_t kc)
 {
-    const size_t floats = weight_floats(m, c, mr), bytes = floats * sizeof(float);
-    uint32_t fp[WINO_FINGERPRINT];
-    fingerprint_of(w, m * c * 9, fp);
+    const size_t bytes = weight_floats(m, c, mr) * sizeof(float);
     if (cache) {
-        const float *found = NULL;
-        pthread_mutex_lock(&cache->lock);
-        for (struct wino_entry *e = cache->entries; e && !found; e = e->next) {
-            if (e->w != w || e->out_channels != m || e->in_channels != c || e->mr != mr || e->kc != kc)
-                continue;
-            if (memcmp(e->fingerprint, fp, sizeof fp) != 0) { /* the buffer holds other weights now */
-                transform_weights(pool, w, m, c, mr, kc, e->u);
-                memcpy(e->fingerprint, fp, sizeof fp);
-            }
-            found = e->u;
-        }
-        if (!found && cache->bytes + bytes <= WINO_CACHE_MAX_BYTES) {
-            struct wino_entry *e = d2_calloc(cache->alloc, 1, sizeof *e);
-            float *u = e ? d2_alloc(cache->alloc, bytes) : NULL;
-            if (u) {
-                transform_weights(pool, w, m, c, mr, kc, u);
-                e->w = w;
-                e->out_channels = m;
-                e->in_channels = c;
-                e->mr = mr;
-                e->kc = kc;
-                memcpy(e->fingerprint, fp, sizeof fp);
-                e->u = u;
-                e->bytes = bytes;
-                e->next = cache->entries;
-                cache->entries = e;
-                cache->bytes += bytes;
-                found = u;
-            } else {
-                d2_free(cache->alloc, e);
-            }
-        }
-        pthread_mutex_unlock(&cache->lock);
+        const int64_t key[] = { m, c, mr, kc };
+        struct cached_transform transform = { pool, w, m, c, kc, mr };
+        const struct d2_derived_request request = {
+            .source = w,
+            .source_bytes = (size_t)(m * c * 9) * sizeof(float),
+            .key = key,
+            .key_bytes = sizeof key,
+            .bytes = bytes,
+            .fill = fill_transformed,
+            .fill_ctx = &transform,
+        };
+        const float *found = d2_derived_cache_get(cache->weights, &request);
         if (found)
             return found;
     }
