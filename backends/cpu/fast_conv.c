@@ -612,8 +612,10 @@ static void copy_strided(float *restrict dst, const float *restrict src, int64_t
     else if (stride == 2) {
         int64_t q = 0;
 #ifdef __SSE2__
-        /* the even lanes of two 4-float loads (this file is built for the baseline ISA) */
-        for (; q + 8 <= n; q += 8) {
+        /* the even lanes of two 4-float loads (this file is built for the baseline ISA);
+         * 8 outputs read src[2q .. 2q+15], and 2q+15 must not pass src[2(n-1)], the last
+         * element the row is known to hold: hence q + 9 <= n */
+        for (; q + 9 <= n; q += 8) {
             __m128 a0 = _mm_loadu_ps(src + 2 * q), a1 = _mm_loadu_ps(src + 2 * q + 4);
             __m128 a2 = _mm_loadu_ps(src + 2 * q + 8), a3 = _mm_loadu_ps(src + 2 * q + 12);
             _mm_storeu_ps(dst + q, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)));
