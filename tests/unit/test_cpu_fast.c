@@ -125,6 +125,80 @@ START_TEST(sgemm_all_sizes)
 }
 END_TEST
 
+/* The slab budget of d2_sgemm (fast_gemm.c; a test hook, not in fast.h). */
+extern size_t d2_sgemm_slab_bytes;
+
+/* Shapes with several column blocks (so A is packed up front) and several K slabs: the
+ * slab budget is lowered to one or two K panels, so that the slab offsets, the ragged
+ * last slab and panel, the ragged row blocks and column panels all show. Each shape runs
+ * with B strided and with B pre-packed over all of K (the session cache's layout, read
+ * in place, which takes the row-block-outermost loop), A plain and transposed, and with
+ * accumulate + bias + relu; on every ISA, 1 and 2 threads. */
+START_TEST(sgemm_k_slabs)
+{
+    const size_t saved = d2_sgemm_slab_bytes;
+    for (size_t t = 0; t < NUM_TABLES; t++) {
+        const struct d2_cpu_kernels *kt = all_tables[t];
+        if (!d2_cpu_isa_supported(kt->name))
+            continue;
+        /* 2 row blocks (the second ragged), more than nc columns (2+ blocks at 1 thread),
+         * 3 K panels and a ragged one */
+        const int64_t m = kt->mc + 5, n = kt->nc + kt->nr + 3, k = 3 * kt->kc + 7;
+        float *a = random_floats(m * k), *b = random_floats(k * n), *c0 = random_floats(m * n);
+        float *bias = random_floats(m), *c = malloc(sizeof(float) * (size_t)(m * n));
+        double *want = malloc(sizeof(double) * (size_t)(m * n)), *bound = malloc(sizeof(double) * (size_t)(m * n));
+        const int64_t npad = (n + kt->nr - 1) / kt->nr * kt->nr;
+        float *packed = aligned_alloc(64, (size_t)(npad * k) * sizeof(float));
+        struct d2_gemm_b_source bs = d2_gemm_b_matrix(b, k, n, n, 1);
+        bs.pack(&bs, 0, k, 0, npad, kt->nr, packed);
+        struct d2_error err = {0};
+        naive_gemm(m, n, k, a, k, 1, b, n, 1, want, bound);
+        float *at = malloc(sizeof(float) * (size_t)(m * k)); /* A transposed: at[p*m + i] */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t p = 0; p < k; p++)
+                at[p * m + i] = a[i * k + p];
+        for (int threads = 1; threads <= 2; threads++) {
+            struct d2_cpu_fast *fast = fast_for(kt, threads);
+            for (int variant = 0; variant < 12; variant++) {
+                const bool pre_packed = variant & 1, trans_a = variant & 2, epilogue = variant >= 8;
+                /* slabs of 1 K panel (variants 0-3, 8-11) or 2 (4-7); the A slab is
+                 * m_blocks*mc*kc floats per panel, over-estimated here by m + mc rows */
+                d2_sgemm_slab_bytes = (size_t)((variant >> 2) % 2 + 1) * (size_t)((m + kt->mc) * kt->kc) * sizeof(float);
+                struct d2_gemm_b_source src = bs;
+                src.packed = pre_packed ? packed : NULL;
+                struct d2_gemm_epilogue e = { bias, NULL, 0, true };
+                if (epilogue)
+                    memcpy(c, c0, sizeof(float) * (size_t)(m * n));
+                else
+                    for (int64_t i = 0; i < m * n; i++)
+                        c[i] = NAN;
+                ck_assert_int_eq(d2_sgemm(kt, fast->pool, m, n, k, trans_a ? at : a, trans_a ? 1 : k, trans_a ? m : 1,
+                                          &src, c, n, epilogue, epilogue ? &e : NULL, &err),
+                                 D2_OK);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        double v = want[i * n + j], bnd = bound[i * n + j];
+                        if (epilogue) {
+                            v += c0[i * n + j] + bias[i];
+                            v = v > 0 ? v : 0;
+                            bnd += fabs(c0[i * n + j]) + fabs(bias[i]);
+                        }
+                        double tol = (double)(k + 4) * FLT_EPSILON * bnd + 1e-30;
+                        if (!(fabs(c[i * n + j] - v) <= tol))
+                            ck_abort_msg("%s sgemm slabs %lldx%lldx%lld, %d threads, variant %d: C[%lld,%lld] = %.9g, "
+                                         "want %.9g (tol %g)",
+                                         kt->name, (long long)m, (long long)n, (long long)k, threads, variant,
+                                         (long long)i, (long long)j, c[i * n + j], v, tol);
+                    }
+            }
+            d2_cpu_fast_free(fast);
+        }
+        d2_sgemm_slab_bytes = saved;
+        free(a), free(b), free(c0), free(bias), free(c), free(want), free(bound), free(packed), free(at);
+    }
+}
+END_TEST
+
 /* Epilogue and accumulate: C = C0 + AB, then + bias[i] + R[i, j], relu. */
 START_TEST(sgemm_epilogue_and_accumulate)
 {
@@ -690,6 +764,7 @@ int main(void)
     tcase_add_test(tc, conv_shapes);
     tcase_add_test(tc, op_tests_through_fast_kernels);
     tcase_add_test(tc, sgemm_all_sizes);
+    tcase_add_test(tc, sgemm_k_slabs);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
