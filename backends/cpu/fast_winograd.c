@@ -53,6 +53,9 @@
 
 /* Target bytes of a band's V and M buffers (L3 is 32 MiB on the benchmark machine). */
 #define WINO_BAND_BYTES (8ll << 20)
+/* Transform tasks (channel, tile group) handed to a thread at a time: consecutive
+ * channels of one group, so each prefetches its successor's input rows. */
+#define WINO_TRANSFORM_CHUNK 8
 /* K block of the GEMMs through conv_tile (V read in place). */
 #define WINO_CONV_TILE_KC 256
 /* Transformed weights kept per session at most (4x the 3x3 weights: R50-FPN Mask
@@ -217,13 +220,19 @@ struct wino_band {
     float *y;
     float *v;                   /* [36][C][ldv]: V_xi(c, tile), tiles in band order */
     float *mbuf;                /* [36][M][ldv]: M_xi(m, tile) */
-    int64_t ldv;                /* row stride of V and M: the largest band's tiles, rounded up to nr */
+    int64_t ldv;                /* row stride of V and M: the largest band's tiles (a multiple of nr) */
     int64_t tiles_h, tiles_w;   /* tiles per image column / row */
-    int64_t row0, rows;         /* the band: global tile rows [row0, row0 + rows) */
-    int64_t group_rows;         /* tile rows per transform task */
+    int64_t tile0, tiles;       /* the band: global tiles [tile0, tile0 + tiles) (tile g: image
+                                 * g / (tiles_h tiles_w), then row-major; a band may start and
+                                 * end inside a tile row) */
+    int64_t group_tiles;        /* tiles per transform task (a multiple of 16: groups never share a
+                                 * cache line of V or M) */
     int64_t m_panels, kc;       /* mr-row panels of U; its K blocks */
-    void (*input_rows)(const struct wino_band *b, int64_t c, int64_t row, int64_t rows, float *scratch);
-    void (*output_rows)(const struct wino_band *b, int64_t m, int64_t row, int64_t rows, float *scratch);
+    /* tiles [first, first + count) of the band, channel c; prefetch_next: also prefetch
+     * the rows they read of channel c + 1 */
+    void (*input_tiles)(const struct wino_band *b, int64_t c, int64_t first, int64_t count, bool prefetch_next,
+                        float *scratch);
+    void (*output_tiles)(const struct wino_band *b, int64_t m, int64_t first, int64_t count, float *scratch);
     atomic_bool out_of_memory;
 };
 
@@ -263,13 +272,17 @@ struct wino_band {
 #endif
 
 /* Floats of per-thread scratch the transforms need (fast_winograd_rows.h): 36 phase
- * arrays, or 16 output rows, of a group's tiles plus a vector. */
+ * arrays, or 16 output rows, of a group's tiles plus a vector, then the input transform's
+ * zero-padded piece of a row (5 vectors). */
 static size_t wino_row_scratch(const struct wino_band *b)
 {
-    return (size_t)(36 * (b->group_rows * b->tiles_w + 16));
+    return (size_t)(36 * (b->group_tiles + 16) + 5 * 16);
 }
 
-/* Task i: channel i / groups, tile rows of group i % groups. */
+/* Task i: tile group i / channels, channel i % channels (channels: C for the input
+ * transform, M for the output one). Consecutive tasks of a chunk are consecutive
+ * channels of one group, so the input transform prefetches the next channel's rows
+ * while it works on the current one. */
 static void transform_task(struct wino_band *b, int64_t begin, int64_t end, int32_t thread, bool input)
 {
     float *scratch = d2_threadpool_scratch(b->pool, thread, 0, wino_row_scratch(b) * sizeof(float));
@@ -277,14 +290,14 @@ static void transform_task(struct wino_band *b, int64_t begin, int64_t end, int3
         atomic_store(&b->out_of_memory, true);
         return;
     }
-    const int64_t groups = (b->rows + b->group_rows - 1) / b->group_rows;
+    const int64_t channels = input ? b->p->in_channels : b->p->out_channels;
     for (int64_t i = begin; i < end; i++) {
-        int64_t channel = i / groups, row = i % groups * b->group_rows;
-        int64_t rows = b->rows - row < b->group_rows ? b->rows - row : b->group_rows;
+        const int64_t channel = i % channels, first = i / channels * b->group_tiles;
+        const int64_t count = b->tiles - first < b->group_tiles ? b->tiles - first : b->group_tiles;
         if (input)
-            b->input_rows(b, channel, row, rows, scratch);
+            b->input_tiles(b, channel, first, count, i + 1 < end && channel + 1 < channels, scratch);
         else
-            b->output_rows(b, channel, row, rows, scratch);
+            b->output_tiles(b, channel, first, count, scratch);
     }
 }
 
@@ -308,7 +321,7 @@ static void gemm_positions(void *ctx, int64_t begin, int64_t end, int32_t thread
     struct wino_band *b = ctx;
     const struct d2_cpu_kernels *kt = b->kt;
     const int64_t mr = kt->mr, nr = kt->nr, c_count = b->p->in_channels, m_count = b->p->out_channels;
-    const int64_t tiles = b->rows * b->tiles_w, rows_padded = b->m_panels * mr;
+    const int64_t tiles = b->tiles, rows_padded = b->m_panels * mr;
     const int64_t zero_offset = 0;
     float *panel = NULL;
     if (!kt->conv_tile) {
@@ -393,15 +406,15 @@ enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_thr
     b.residual = residual;
     b.relu = relu;
     b.y = y;
-    b.input_rows = wino_input_rows_generic;
-    b.output_rows = wino_output_rows_generic;
+    b.input_tiles = wino_input_tiles_generic;
+    b.output_tiles = wino_output_tiles_generic;
 #ifdef WINO_HAVE_X86
     if (strcmp(kt->name, "avx512") == 0) {
-        b.input_rows = wino_input_rows_avx512;
-        b.output_rows = wino_output_rows_avx512;
+        b.input_tiles = wino_input_tiles_avx512;
+        b.output_tiles = wino_output_tiles_avx512;
     } else if (strcmp(kt->name, "avx2") == 0) {
-        b.input_rows = wino_input_rows_avx2;
-        b.output_rows = wino_output_rows_avx2;
+        b.input_tiles = wino_input_tiles_avx2;
+        b.output_tiles = wino_output_tiles_avx2;
     }
 #endif
     const int64_t c_count = p->in_channels, m_count = p->out_channels, mr = kt->mr, nr = kt->nr;
@@ -413,36 +426,20 @@ enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_thr
     b.m_panels = (m_count + mr - 1) / mr;
     b.tiles_h = (p->out_h + 3) / 4;
     b.tiles_w = (p->out_w + 3) / 4;
-    /* Transform tasks of about 64 tiles (whole tile rows). */
-    b.group_rows = (64 + b.tiles_w - 1) / b.tiles_w;
-    /* Band rows: V and M of about WINO_BAND_BYTES, at least one row and two nr columns. */
-    const int64_t total_rows = p->batch * b.tiles_h;
+    /* Bands: V and M of about WINO_BAND_BYTES, at least four nr columns, and a whole
+     * number of nr-wide GEMM columns (the last band excepted). Bands are tile ranges, not
+     * tile rows: rows of 76 tiles (FPN P2) in bands of whole rows left 21% of the GEMM's
+     * columns empty. */
+    const int64_t total_tiles = p->batch * b.tiles_h * b.tiles_w;
     const int64_t bytes_per_tile = 36 * (c_count + m_count) * (int64_t)sizeof(float);
-    int64_t band_tiles = WINO_BAND_BYTES / bytes_per_tile;
-    if (band_tiles < 4 * nr)
-        band_tiles = 4 * nr;
-    int64_t target_rows = band_tiles / b.tiles_w;
-    if (target_rows < 1)
-        target_rows = 1;
-    if (target_rows > total_rows)
-        target_rows = total_rows;
-    /* Rows per band: within [target/2, target] (the whole batch if it fits), the count
-     * whose tiles waste the least of their nr-wide GEMM columns (the mask head's 4-tile
-     * rows: 12 rows fill 48 columns exactly, 28 rows would leave 29% of them empty). */
-    int64_t band_rows = target_rows;
-    double best_use = 0.0;
-    for (int64_t r = target_rows; r >= 1 && 2 * r >= target_rows; r--) {
-        int64_t last = total_rows % r ? total_rows % r : r, bands = (total_rows + r - 1) / r;
-        int64_t padded = (bands - 1) * ((r * b.tiles_w + nr - 1) / nr) + (last * b.tiles_w + nr - 1) / nr;
-        double use = (double)(total_rows * b.tiles_w) / (double)(padded * nr);
-        if (use > best_use + 0.01) {
-            best_use = use;
-            band_rows = r;
-        }
-    }
-    if (b.group_rows > band_rows)
-        b.group_rows = band_rows;
-    b.ldv = (band_rows * b.tiles_w + nr - 1) / nr * nr;
+    int64_t target_tiles = WINO_BAND_BYTES / bytes_per_tile;
+    if (target_tiles < 4 * nr)
+        target_tiles = 4 * nr;
+    const int64_t bands = (total_tiles + target_tiles - 1) / target_tiles, columns = (total_tiles + nr - 1) / nr;
+    const int64_t band_tiles = (columns + bands - 1) / bands * nr;
+    /* Transform tasks of 64 tiles (about one FPN P2 tile row). */
+    b.group_tiles = 64;
+    b.ldv = band_tiles;
     if (b.ldv % 1024 == 0) /* rows 4 KiB apart alias in the caches */
         b.ldv += 16;
     const size_t v_floats = (size_t)(36 * c_count * b.ldv);
@@ -450,17 +447,17 @@ enum d2_status d2_winograd_conv2d(const struct d2_cpu_kernels *kt, struct d2_thr
     float *buf = d2_threadpool_scratch(pool, 0, D2_SCRATCH_SLOTS - 1, (v_floats + m_floats) * sizeof(float));
     if (!buf)
         return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for a band of %lld tiles",
-                         (long long)(band_rows * b.tiles_w));
+                         (long long)band_tiles);
     b.v = buf;
     b.mbuf = buf + v_floats;
     atomic_init(&b.out_of_memory, false);
-    for (int64_t row0 = 0; row0 < total_rows; row0 += band_rows) {
-        b.row0 = row0;
-        b.rows = total_rows - row0 < band_rows ? total_rows - row0 : band_rows;
-        const int64_t groups = (b.rows + b.group_rows - 1) / b.group_rows;
-        d2_threadpool_parallel_for(pool, c_count * groups, 1, input_task, &b);
+    for (int64_t tile0 = 0; tile0 < total_tiles; tile0 += band_tiles) {
+        b.tile0 = tile0;
+        b.tiles = total_tiles - tile0 < band_tiles ? total_tiles - tile0 : band_tiles;
+        const int64_t groups = (b.tiles + b.group_tiles - 1) / b.group_tiles;
+        d2_threadpool_parallel_for(pool, c_count * groups, WINO_TRANSFORM_CHUNK, input_task, &b);
         d2_threadpool_parallel_for(pool, 36, 1, gemm_positions, &b);
-        d2_threadpool_parallel_for(pool, m_count * groups, 1, output_task, &b);
+        d2_threadpool_parallel_for(pool, m_count * groups, WINO_TRANSFORM_CHUNK, output_task, &b);
         if (atomic_load(&b.out_of_memory))
             return d2_errorf(err, D2_ERR_NOMEM, "conv (Winograd): out of memory for transform buffers");
     }

@@ -27,6 +27,8 @@
 
 typedef float WINO_FN(wino_vec) __attribute__((vector_size(WINO_LANES * sizeof(float))));
 #define WVEC WINO_FN(wino_vec)
+typedef int32_t WINO_FN(wino_ivec) __attribute__((vector_size(WINO_LANES * sizeof(int32_t))));
+#define WIVEC WINO_FN(wino_ivec)
 
 /* Unaligned vector load/store (memcpy: no alignment or aliasing assumptions). */
 #define WLOAD(dst, src) memcpy(&(dst), (src), sizeof(WVEC))
@@ -85,67 +87,118 @@ WINO_TARGET static inline void WINO_FN(wino_store_first)(float *dst, WVEC v, int
 #endif
 }
 
-/* The 6 column phases of one input row for the tiles of one tile row: ph[j][tx] for
- * tx < tw (ph[j] = phases + j * stride). row: the image row (NULL: a padding row). */
-WINO_TARGET static void WINO_FN(wino_fill_phases)(const struct wino_band *b, const float *row, float *phases,
-                                                  int64_t stride)
+/* line[q] = row[col0 + q] inside the row (columns [0, width)), 0 outside, for q in
+ * [0, span rounded up to WINO_LANES). Vectors inside the row are plain copies; the edge
+ * ones masked loads (avx512) or scalar (no library calls: the mask head's rows
+ * are 14 floats, and memset + memcpy per row cost more than the transform). */
+WINO_TARGET static inline void WINO_FN(wino_copy_padded)(float *line, const float *row, int64_t col0, int64_t span,
+                                                         int64_t width)
 {
-    const int64_t tw = b->tiles_w, pl = b->p->pad_left, width = b->p->in_w;
-    if (!row) {
-        for (int j = 0; j < 6; j++)
-            memset(phases + j * stride, 0, (size_t)tw * sizeof(float));
-        return;
-    }
-    for (int64_t tx = 0; tx < tw;) {
-        const int64_t col = 4 * tx - pl;
-#ifdef WINO_HAVE_DEINTERLEAVE
-        /* WINO_LANES tiles at once when their 4 * lanes + 2 columns are inside the row */
-        if (tx + WINO_LANES <= tw && col >= 0 && col + 4 * WINO_LANES + 4 <= width) {
-            WVEC p0, p1, p2, p3, p4, p5, unused0, unused1;
-            WINO_FN(wino_deinterleave4)(row + col, &p0, &p1, &p2, &p3);
-            WINO_FN(wino_deinterleave4)(row + col + 4, &p4, &p5, &unused0, &unused1);
-            (void)unused0;
-            (void)unused1;
-            WSTORE(phases + tx, p0);
-            WSTORE(phases + stride + tx, p1);
-            WSTORE(phases + 2 * stride + tx, p2);
-            WSTORE(phases + 3 * stride + tx, p3);
-            WSTORE(phases + 4 * stride + tx, p4);
-            WSTORE(phases + 5 * stride + tx, p5);
-            tx += WINO_LANES;
+    for (int64_t q = 0; q < span; q += WINO_LANES) {
+        const int64_t c = col0 + q;
+        if (c >= 0 && c + WINO_LANES <= width) {
+            WVEC v;
+            WLOAD(v, row + c);
+            WSTORE(line + q, v);
             continue;
         }
+#if WINO_LANES == 16
+        /* lanes [lo, hi) are inside the row */
+        const int64_t lo = c >= 0 ? 0 : -c < WINO_LANES ? -c : WINO_LANES;
+        const int64_t hi = width - c < WINO_LANES ? width - c : WINO_LANES;
+        __m512 v = _mm512_setzero_ps();
+        /* a masked load: lanes outside [lo, hi) are not read, so the address of lane 0 may
+         * lie before the row (computed as an integer: no out-of-bounds pointer) */
+        if (hi > lo)
+            v = _mm512_maskz_loadu_ps((__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)),
+                                      (const void *)((uintptr_t)row + (uintptr_t)(c * (int64_t)sizeof(float))));
+        _mm512_storeu_ps(line + q, v);
+#else
+        for (int64_t l = 0; l < WINO_LANES; l++)
+            line[q + l] = c + l >= 0 && c + l < width ? row[c + l] : 0.0f;
 #endif
-        if (col >= 0 && col + 6 <= width) {
-            for (int j = 0; j < 6; j++)
-                phases[j * stride + tx] = row[col + j];
-        } else {
-            for (int j = 0; j < 6; j++)
-                phases[j * stride + tx] = col + j >= 0 && col + j < width ? row[col + j] : 0.0f;
-        }
-        tx++;
     }
 }
 
-/* Input transform of channel c for the band's tile rows [row, row + rows).
- * scratch: 36 * (group tiles + WINO_LANES) floats (fast_winograd.c, wino_row_scratch). */
-WINO_TARGET static void WINO_FN(wino_input_rows)(const struct wino_band *b, int64_t c, int64_t row, int64_t rows,
-                                                 float *scratch)
+/* The 6 column phases of one input row for `count` consecutive tiles of one tile row,
+ * starting at tile column tx0: ph[j][t] = input column 4 (tx0 + t) + j - pad_left (0 in
+ * the padding), ph[j] = phases + j * stride. row: the image row (NULL: a padding row).
+ * Whole vectors are stored, up to WINO_LANES - 1 lanes past count (their values are
+ * meaningless): the caller fills segments in increasing order and leaves WINO_LANES lanes
+ * of slack after the last. A vector of tiles whose reads would leave the row reads a
+ * zero-padded copy of the columns it needs in line (5 * WINO_LANES floats) instead, so
+ * every tile takes the same vector path. */
+WINO_TARGET static void WINO_FN(wino_fill_phases)(const struct wino_band *b, const float *row, int64_t tx0,
+                                                  int64_t count, float *phases, int64_t stride, float *line)
+{
+    const int64_t width = b->p->in_w, col0 = 4 * tx0 - b->p->pad_left;
+    if (!row) {
+        for (int j = 0; j < 6; j++)
+            memset(phases + j * stride, 0, (size_t)count * sizeof(float));
+        return;
+    }
+    for (int64_t t = 0; t < count; t += WINO_LANES) {
+        /* the vector reads columns [c, c + 4 * WINO_LANES + 4); its tiles need the first
+         * 4 * tiles + 2 of them */
+        const int64_t c = col0 + 4 * t, tiles = count - t < WINO_LANES ? count - t : WINO_LANES;
+        const float *src = row + c;
+        if (c < 0 || c + 4 * WINO_LANES + 4 > width) {
+            WINO_FN(wino_copy_padded)(line, row, c, 4 * tiles + 2, width);
+            src = line;
+        }
+#ifdef WINO_HAVE_DEINTERLEAVE
+        WVEC p0, p1, p2, p3, p4, p5, unused0, unused1;
+        WINO_FN(wino_deinterleave4)(src, &p0, &p1, &p2, &p3);
+        WINO_FN(wino_deinterleave4)(src + 4, &p4, &p5, &unused0, &unused1);
+        (void)unused0;
+        (void)unused1;
+        WSTORE(phases + t, p0);
+        WSTORE(phases + stride + t, p1);
+        WSTORE(phases + 2 * stride + t, p2);
+        WSTORE(phases + 3 * stride + t, p3);
+        WSTORE(phases + 4 * stride + t, p4);
+        WSTORE(phases + 5 * stride + t, p5);
+#else
+        for (int64_t l = 0; l < tiles; l++)
+            for (int j = 0; j < 6; j++)
+                phases[j * stride + t + l] = src[4 * l + j];
+#endif
+    }
+}
+
+/* Input transform of channel c for the band's tiles [first, first + count) (count <= the
+ * group size). scratch: wino_row_scratch floats (fast_winograd.c). prefetch_next: prefetch
+ * the input rows these tiles read in channel c + 1 (the thread's next task). */
+WINO_TARGET static void WINO_FN(wino_input_tiles)(const struct wino_band *b, int64_t c, int64_t first, int64_t count,
+                                                  bool prefetch_next, float *scratch)
 {
     const struct d2_conv2d_params *p = b->p;
-    const int64_t tw = b->tiles_w, count = rows * tw;
+    const int64_t tw = b->tiles_w, per_image = b->tiles_h * tw, plane = p->in_h * p->in_w;
     const int64_t stride = count + WINO_LANES;   /* floats per phase array */
     float *phases = scratch;                     /* [6 input rows][6 phases][stride] */
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t global_row = b->row0 + row + r, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
-        const float *xc = b->x + (n * p->in_channels + c) * p->in_h * p->in_w;
+    float *line = scratch + 36 * stride;         /* a zero-padded piece of a row */
+    for (int64_t k = 0; k < count;) {
+        /* the segment of tiles k.. in one tile row */
+        const int64_t g = b->tile0 + first + k, n = g / per_image, ty = g % per_image / tw, tx = g % tw;
+        const int64_t seg = count - k < tw - tx ? count - k : tw - tx;
+        const float *xc = b->x + (n * p->in_channels + c) * plane;
         for (int i = 0; i < 6; i++) {
             const int64_t iy = 4 * ty - p->pad_top + i;
-            WINO_FN(wino_fill_phases)(b, iy >= 0 && iy < p->in_h ? xc + iy * p->in_w : NULL,
-                                      phases + i * 6 * stride + r * tw, stride);
+            const float *row = iy >= 0 && iy < p->in_h ? xc + iy * p->in_w : NULL;
+            if (row && prefetch_next) {
+                int64_t lo = 4 * tx - p->pad_left, hi = 4 * (tx + seg) + 2 - p->pad_left;
+                lo = lo < 0 ? 0 : lo;
+                hi = hi > p->in_w ? p->in_w : hi;
+                for (int64_t col = lo; col < hi; col += 16)
+                    __builtin_prefetch(row + plane + col, 0, 3);
+                if (hi > lo)
+                    __builtin_prefetch(row + plane + hi - 1, 0, 3);
+            }
+            WINO_FN(wino_fill_phases)(b, row, tx, seg, phases + i * 6 * stride + k, stride, line);
         }
+        k += seg;
     }
-    float *v = b->v + c * b->ldv + row * tw;     /* V[xi][c][tile] at v + xi * C * ldv + tile */
+    float *v = b->v + c * b->ldv + first;        /* V[xi][c][tile] at v + xi * C * ldv + tile */
     const int64_t xi_stride = p->in_channels * b->ldv;
     for (int64_t l0 = 0; l0 < count; l0 += WINO_LANES) {
         WVEC h[6][6];
@@ -186,16 +239,23 @@ WINO_TARGET static void WINO_FN(wino_input_rows)(const struct wino_band *b, int6
     }
 }
 
-/* Output transform of output channel m for the band's tile rows [row, row + rows), with
- * bias, residual and relu. scratch: 16 * (group tiles + WINO_LANES) floats. */
-WINO_TARGET static void WINO_FN(wino_output_rows)(const struct wino_band *b, int64_t m, int64_t row, int64_t rows,
-                                                  float *scratch)
+/* Output transform of output channel m for the band's tiles [first, first + count), with
+ * bias, residual and relu. Without a residual, bias and relu are applied to the vectors
+ * before they are stored (one pass over the output instead of two); with one, the
+ * output rows go through the table's bias_act (y + bias + residual, then relu, in that
+ * order). scratch: 16 * (group tiles + WINO_LANES) floats. */
+WINO_TARGET static void WINO_FN(wino_output_tiles)(const struct wino_band *b, int64_t m, int64_t first, int64_t count,
+                                                   float *scratch)
 {
     const struct d2_conv2d_params *p = b->p;
-    const int64_t tw = b->tiles_w, count = rows * tw, mstride = p->out_channels * b->ldv;
+    const int64_t tw = b->tiles_w, per_image = b->tiles_h * tw, mstride = p->out_channels * b->ldv;
     const int64_t row_len = 4 * (count + WINO_LANES);
-    const float *src = b->mbuf + m * b->ldv + row * tw;   /* M[xi][m][tile] at src + xi * mstride + tile */
-    float *out = scratch;                                  /* [4 output rows][4 * tile + column] */
+    const float *src = b->mbuf + m * b->ldv + first;   /* M[xi][m][tile] at src + xi * mstride + tile */
+    float *out = scratch;                               /* [4 output rows][4 * tile + column] */
+    const bool in_registers = !b->residual;
+    const float bias = b->bias ? b->bias[m] : 0.0f;
+    const bool add_bias = in_registers && b->bias, relu = in_registers && b->relu;
+    const WVEC zero = { 0 };
     for (int64_t l0 = 0; l0 < count; l0 += WINO_LANES) {
         WVEC t[4][6];
         for (int j = 0; j < 6; j++) {
@@ -217,6 +277,18 @@ WINO_TARGET static void WINO_FN(wino_output_rows)(const struct wino_band *b, int
             WVEC s12 = t[r][1] + t[r][2], d12 = t[r][1] - t[r][2], s34 = t[r][3] + t[r][4], d34 = t[r][3] - t[r][4];
             WVEC o0 = t[r][0] + s12 + s34, o1 = d12 + 2.0f * d34, o2 = s12 + 4.0f * s34,
                  o3 = d12 + 8.0f * d34 + t[r][5];
+            if (add_bias) {
+                o0 += bias;
+                o1 += bias;
+                o2 += bias;
+                o3 += bias;
+            }
+            if (relu) { /* v > 0 ? v : 0 (NaN and -0 give +0, like bias_act) */
+                o0 = (WVEC)((WIVEC)o0 & (o0 > zero));
+                o1 = (WVEC)((WIVEC)o1 & (o1 > zero));
+                o2 = (WVEC)((WIVEC)o2 & (o2 > zero));
+                o3 = (WVEC)((WIVEC)o3 & (o3 > zero));
+            }
             float *dst = out + r * row_len + 4 * l0;
 #if WINO_LANES == 16
             WVEC lo02 = __builtin_shufflevector(o0, o2, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -254,25 +326,29 @@ WINO_TARGET static void WINO_FN(wino_output_rows)(const struct wino_band *b, int
 #endif
         }
     }
-    const bool epilogue = b->bias || b->residual || b->relu;
-    for (int64_t rr = 0; rr < rows; rr++) {
-        const int64_t global_row = b->row0 + row + rr, n = global_row / b->tiles_h, ty = global_row % b->tiles_h;
+    for (int64_t k = 0; k < count;) {
+        /* the segment of tiles k.. in one tile row: output columns [4 tx, 4 (tx + seg)) of
+         * its 4 output rows */
+        const int64_t g = b->tile0 + first + k, n = g / per_image, ty = g % per_image / tw, tx = g % tw;
+        const int64_t seg = count - k < tw - tx ? count - k : tw - tx;
+        const int64_t col = 4 * tx, cols = (4 * (tx + seg) < p->out_w ? 4 * (tx + seg) : p->out_w) - col;
         for (int r = 0; r < 4; r++) {
             const int64_t oy = 4 * ty + r;
             if (oy >= p->out_h)
                 break;
-            const int64_t offset = ((n * p->out_channels + m) * p->out_h + oy) * p->out_w;
+            const int64_t offset = ((n * p->out_channels + m) * p->out_h + oy) * p->out_w + col;
             float *y = b->y + offset;
-            memcpy(y, out + r * row_len + 4 * rr * tw, (size_t)p->out_w * sizeof(float));
-            if (epilogue)
-                b->kt->bias_act(y, p->out_w, b->bias ? b->bias[m] : 0.0f,
-                                b->residual ? b->residual + offset : NULL, b->relu);
+            memcpy(y, out + r * row_len + 4 * k, (size_t)cols * sizeof(float));
+            if (!in_registers)
+                b->kt->bias_act(y, cols, bias, b->residual + offset, b->relu);
         }
+        k += seg;
     }
 }
 
 #undef WINO_HAVE_DEINTERLEAVE
 #undef WVEC
+#undef WIVEC
 #undef WLOAD
 #undef WSTORE
 #undef WINO_FN

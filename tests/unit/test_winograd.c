@@ -326,6 +326,11 @@ static const struct conv_shape direct_shapes[] = {
     { 2, 300, 9, 9, 11, 1, 1, 1, 1, true, false, false },        /* several K blocks */
     { 3, 500, 40, 16, 20, 1, 1, 1, 1, true, true, true },        /* several bands */
     { 1, 64, 20, 31, 64, 1, 1, 1, 1, true, false, true },        /* backbone-like */
+    /* 9 x 23 = 207 tiles in bands of 144 (3 GEMM columns of 48): the first band ends 6
+     * tiles into a tile row and the second starts there; 23-tile rows also split the
+     * 64-tile transform groups mid-row */
+    { 1, 256, 36, 90, 256, 1, 1, 1, 1, true, true, true },
+    { 1, 256, 33, 93, 192, 1, 1, 1, 1, true, false, true },      /* the same with odd sizes, pad 1 */
 };
 
 START_TEST(winograd_against_reference)
