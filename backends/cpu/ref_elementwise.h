@@ -48,6 +48,13 @@ static inline size_t d2_ew_src_index(const struct d2_tensor *in, const struct d2
  * sum round after each step, exactly as numpy does in the output dtype. */
 double d2_ew_round_to(enum d2_dtype t, double v);
 
+/* The float rule of a unary op: y = f(x) computed in double (attrs: the node's
+ * attribute struct), rounded once to the output dtype by the caller. NULL for ops
+ * without one. The reference kernels and the fast f32 kernel share these, so they
+ * agree bit for bit. */
+typedef double (*d2_ref_unary_float_fn)(double x, const void *attrs);
+d2_ref_unary_float_fn d2_ref_unary_float_rule(enum d2_op op);
+
 /* Three-way compare of two integers loaded with d2_load_i64, as uint64 when is_u64. */
 static inline int d2_ew_compare_int(int64_t a, int64_t b, bool is_u64)
 {

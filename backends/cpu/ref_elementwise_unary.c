@@ -11,8 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-/* y = f(x) for a float x; attrs is the node's attribute struct. */
-typedef double (*float_fn)(double x, const void *attrs);
+typedef d2_ref_unary_float_fn float_fn;
 /* y = f(x) for an integer x loaded with d2_load_i64 (is_u64: x is really a uint64). */
 typedef int64_t (*int_fn)(int64_t x, bool is_u64);
 
@@ -173,30 +172,50 @@ static int64_t i_neg(int64_t x, bool is_u64) { (void)is_u64; return d2_ew_wrap_s
 static int64_t i_sign(int64_t x, bool is_u64) { return is_u64 ? x != 0 : (x > 0) - (x < 0); }
 static int64_t i_relu(int64_t x, bool is_u64) { return is_u64 || x >= 0 ? x : 0; }
 
-UNARY_KERNEL(abs, f_abs, i_abs)
-UNARY_KERNEL(neg, f_neg, i_neg)
-UNARY_KERNEL(sign, f_sign, i_sign)
-UNARY_KERNEL(relu, f_relu, i_relu)
-UNARY_KERNEL(floor, f_floor, NULL)
-UNARY_KERNEL(ceil, f_ceil, NULL)
-UNARY_KERNEL(round, f_round, NULL)
-UNARY_KERNEL(exp, f_exp, NULL)
-UNARY_KERNEL(log, f_log, NULL)
-UNARY_KERNEL(sqrt, f_sqrt, NULL)
-UNARY_KERNEL(reciprocal, f_reciprocal, NULL)
-UNARY_KERNEL(sigmoid, f_sigmoid, NULL)
-UNARY_KERNEL(tanh, f_tanh, NULL)
-UNARY_KERNEL(erf, f_erf, NULL)
-UNARY_KERNEL(sin, f_sin, NULL)
-UNARY_KERNEL(cos, f_cos, NULL)
-UNARY_KERNEL(leaky_relu, f_leaky_relu, NULL)
-UNARY_KERNEL(elu, f_elu, NULL)
-UNARY_KERNEL(selu, f_selu, NULL)
-UNARY_KERNEL(hard_sigmoid, f_hard_sigmoid, NULL)
-UNARY_KERNEL(hard_swish, f_hard_swish, NULL)
-UNARY_KERNEL(softplus, f_softplus, NULL)
-UNARY_KERNEL(softsign, f_softsign, NULL)
-UNARY_KERNEL(gelu, f_gelu, NULL)
+/* Every unary op with its float and integer rules, once: it makes the reference
+ * kernels and d2_ref_unary_float_rule (which the fast backend runs on f32 arrays). */
+#define UNARY_OPS(X)                                 \
+    X(ABS, abs, f_abs, i_abs)                        \
+    X(NEG, neg, f_neg, i_neg)                        \
+    X(SIGN, sign, f_sign, i_sign)                    \
+    X(RELU, relu, f_relu, i_relu)                    \
+    X(FLOOR, floor, f_floor, NULL)                   \
+    X(CEIL, ceil, f_ceil, NULL)                      \
+    X(ROUND, round, f_round, NULL)                   \
+    X(EXP, exp, f_exp, NULL)                         \
+    X(LOG, log, f_log, NULL)                         \
+    X(SQRT, sqrt, f_sqrt, NULL)                      \
+    X(RECIPROCAL, reciprocal, f_reciprocal, NULL)    \
+    X(SIGMOID, sigmoid, f_sigmoid, NULL)             \
+    X(TANH, tanh, f_tanh, NULL)                      \
+    X(ERF, erf, f_erf, NULL)                         \
+    X(SIN, sin, f_sin, NULL)                         \
+    X(COS, cos, f_cos, NULL)                         \
+    X(LEAKY_RELU, leaky_relu, f_leaky_relu, NULL)    \
+    X(ELU, elu, f_elu, NULL)                         \
+    X(SELU, selu, f_selu, NULL)                      \
+    X(HARD_SIGMOID, hard_sigmoid, f_hard_sigmoid, NULL) \
+    X(HARD_SWISH, hard_swish, f_hard_swish, NULL)    \
+    X(SOFTPLUS, softplus, f_softplus, NULL)          \
+    X(SOFTSIGN, softsign, f_softsign, NULL)          \
+    X(GELU, gelu, f_gelu, NULL)
+
+#define X(OP, name, on_float, on_int) UNARY_KERNEL(name, on_float, on_int)
+UNARY_OPS(X)
+#undef X
+
+d2_ref_unary_float_fn d2_ref_unary_float_rule(enum d2_op op)
+{
+    switch (op) {
+#define X(OP, name, on_float, on_int) \
+    case D2_OP_##OP:                  \
+        return on_float;
+        UNARY_OPS(X)
+#undef X
+    default:
+        return NULL;
+    }
+}
 
 /* ---- identity ------------------------------------------------------------ */
 

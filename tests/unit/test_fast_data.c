@@ -586,6 +586,36 @@ START_TEST(test_resize)
 }
 END_TEST
 
+/* ---- unary math on f32 (fast_ops.c: the reference's own rules on every thread) ---- */
+
+START_TEST(test_unary_f32)
+{
+    static const char *const ops[] = { "exp", "log", "sqrt", "abs", "neg", "floor", "ceil", "round",
+                                       "reciprocal", "tanh", "erf", "sin", "cos", "sign", "elu", "selu",
+                                       "hard_sigmoid", "hard_swish", "softplus", "softsign", "gelu",
+                                       "leaky_relu {alpha=0.2}" };
+    static const struct shape shapes[] = {
+        { 0, { 0 } }, { 1, { 5 } }, { 2, { 0, 3 } }, { 2, { 243, 1 } }, { 1, { 40001 } }, { 3, { 4, 99, 101 } },
+    };
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+            for (int kind = FILL_PLAIN; kind <= FILL_SPECIAL; kind++) {
+                struct inputs in;
+                memset(&in, 0, sizeof in);
+                fill(add_input(&in, "a", D2_DTYPE_F32, shapes[sh].rank, shapes[sh].dims), (enum fill)kind);
+                char body[128], what[128], name[32];
+                snprintf(name, sizeof name, "%s", ops[o]);
+                char *attrs = strchr(name, ' ');
+                if (attrs)
+                    *attrs = '\0';
+                snprintf(body, sizeof body, "%%y = %s(%%a)%s", name, attrs ? strchr(ops[o], ' ') : "");
+                snprintf(what, sizeof what, "%s shape %zu fill %d", ops[o], sh, kind);
+                expect_ok(&in, body, what);
+                release_inputs(&in);
+            }
+}
+END_TEST
+
 START_TEST(test_counts)
 {
     /* Runs last: the suite really compared something. */
@@ -609,6 +639,7 @@ static Suite *fast_data_suite(void)
     tcase_add_test(tc, test_non_zero);
     tcase_add_test(tc, test_topk);
     tcase_add_test(tc, test_resize);
+    tcase_add_test(tc, test_unary_f32);
     tcase_add_test(tc, test_counts);
     suite_add_tcase(s, tc);
     return s;
