@@ -232,7 +232,8 @@ struct wino_band {
      * the rows they read of channel c + 1 */
     void (*input_tiles)(const struct wino_band *b, int64_t c, int64_t first, int64_t count, bool prefetch_next,
                         float *scratch);
-    void (*output_tiles)(const struct wino_band *b, int64_t m, int64_t first, int64_t count, float *scratch);
+    void (*output_tiles)(const struct wino_band *b, int64_t m, int64_t first, int64_t count, bool prefetch_next,
+                         float *scratch);
     atomic_bool out_of_memory;
 };
 
@@ -297,7 +298,7 @@ static void transform_task(struct wino_band *b, int64_t begin, int64_t end, int3
         if (input)
             b->input_tiles(b, channel, first, count, i + 1 < end && channel + 1 < channels, scratch);
         else
-            b->output_tiles(b, channel, first, count, scratch);
+            b->output_tiles(b, channel, first, count, i + 1 < end && channel + 1 < channels, scratch);
     }
 }
 

@@ -146,6 +146,21 @@ WINO_TARGET static void WINO_FN(wino_fill_phases)(const struct wino_band *b, con
             WINO_FN(wino_copy_padded)(line, row, c, 4 * tiles + 2, width);
             src = line;
         }
+#if WINO_LANES == 16
+        if (tiles <= 4) {
+            /* rows of at most 4 tiles (the mask head's 14x14 RoIs): phase j of tile l is
+             * src[4l + j] < src[18], one two-source permute per phase from 2 vectors
+             * instead of a 16-tile deinterleave */
+            const __m512 lo = _mm512_loadu_ps(src), hi = _mm512_loadu_ps(src + 16);
+            for (int j = 0; j < 6; j++) {
+                const __m512i index = _mm512_add_epi32(_mm512_set_epi32(60, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20,
+                                                                         16, 12, 8, 4, 0),
+                                                       _mm512_set1_epi32(j));
+                _mm512_storeu_ps(phases + j * stride + t, _mm512_permutex2var_ps(lo, index, hi));
+            }
+            continue;
+        }
+#endif
 #ifdef WINO_HAVE_DEINTERLEAVE
         WVEC p0, p1, p2, p3, p4, p5, unused0, unused1;
         WINO_FN(wino_deinterleave4)(src, &p0, &p1, &p2, &p3);
@@ -200,6 +215,11 @@ WINO_TARGET static void WINO_FN(wino_input_tiles)(const struct wino_band *b, int
     }
     float *v = b->v + c * b->ldv + first;        /* V[xi][c][tile] at v + xi * C * ldv + tile */
     const int64_t xi_stride = p->in_channels * b->ldv;
+    if (prefetch_next) /* channel c + 1's lines of V, for writing: 36 streams the hardware
+                        * prefetchers do not follow, and V does not fit in L2 */
+        for (int xi = 0; xi < 36; xi++)
+            for (int64_t q = 0; q < count; q += 16)
+                __builtin_prefetch(v + xi * xi_stride + b->ldv + q, 1, 3);
     for (int64_t l0 = 0; l0 < count; l0 += WINO_LANES) {
         WVEC h[6][6];
         for (int i = 0; i < 6; i++) {
@@ -243,15 +263,20 @@ WINO_TARGET static void WINO_FN(wino_input_tiles)(const struct wino_band *b, int
  * bias, residual and relu. Without a residual, bias and relu are applied to the vectors
  * before they are stored (one pass over the output instead of two); with one, the
  * output rows go through the table's bias_act (y + bias + residual, then relu, in that
- * order). scratch: 16 * (group tiles + WINO_LANES) floats. */
+ * order). scratch: 16 * (group tiles + WINO_LANES) floats. prefetch_next: prefetch channel
+ * m + 1's results (the thread's next task). */
 WINO_TARGET static void WINO_FN(wino_output_tiles)(const struct wino_band *b, int64_t m, int64_t first, int64_t count,
-                                                   float *scratch)
+                                                   bool prefetch_next, float *scratch)
 {
     const struct d2_conv2d_params *p = b->p;
     const int64_t tw = b->tiles_w, per_image = b->tiles_h * tw, mstride = p->out_channels * b->ldv;
     const int64_t row_len = 4 * (count + WINO_LANES);
     const float *src = b->mbuf + m * b->ldv + first;   /* M[xi][m][tile] at src + xi * mstride + tile */
     float *out = scratch;                               /* [4 output rows][4 * tile + column] */
+    if (prefetch_next) /* channel m + 1's lines of M: 36 streams, from L3 */
+        for (int xi = 0; xi < 36; xi++)
+            for (int64_t q = 0; q < count; q += 16)
+                __builtin_prefetch(src + xi * mstride + b->ldv + q, 0, 3);
     const bool in_registers = !b->residual;
     const float bias = b->bias ? b->bias[m] : 0.0f;
     const bool add_bias = in_registers && b->bias, relu = in_registers && b->relu;
