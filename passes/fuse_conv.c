@@ -17,7 +17,8 @@
  * Why a fused op: one kernel call instead of three, and the reference and SIMD
  * kernels can apply bias, residual and activation while the output is still in
  * cache; the executor allocates one output instead of three. FPN's top-down
- * upsample + add is not fused (see docs/PASSES.md).
+ * add(lateral conv, upsample(top)) is left to fuse_upsample_add, which runs first:
+ * the upsampled map is not the conv's residual of choice (see docs/PASSES.md).
  */
 #include "passes.h"
 
