@@ -11,19 +11,21 @@
  * and the output tile is A^T M A (4x4). 36 multiply-adds per tile and channel pair
  * instead of 144: 4x fewer in the GEMMs, plus the transforms (O(C + M) per tile).
  *
- * Data flow, per band of tile rows (a tile row: one image row of 4x4 tiles; rows of
- * all images of the batch are numbered together, so the mask head's 86 14x14 images
- * make one GEMM of 86*16 tiles, not 86 small ones):
- *   1. input transform, parallel over (channel, tile row): V into the GEMM's packed
- *      B panels, V[xi][panel][c][nr] (tile t of the band is lane t % nr of panel t / nr);
- *   2. the 36 GEMMs, parallel over xi, through the table's SGEMM micro-kernel on
- *      pre-packed operands: U[xi][m / mr][c][mr] (packed once per weight, cached) and
- *      V; results M[xi][m][ldm] (tiles contiguous);
- *   3. output transform, parallel over (output channel, tile row), with bias, residual
- *      and relu (fused_conv's epilogue) applied to each output row.
+ * Data flow, per band of tiles (tiles of all images of the batch are numbered together,
+ * image by image, row-major, so the mask head's 86 14x14 images make one GEMM of 86*16
+ * tiles, not 86 small ones; a band is a range of whole nr-wide GEMM columns and may
+ * start or end inside a tile row):
+ *   1. input transform, parallel over (group of 64 tiles, channel): V[xi][c][ldv]
+ *      (tiles contiguous, read in place by conv_tile or packed for sgemm_tile);
+ *   2. the 36 GEMMs, parallel over xi: M_xi = U_xi V_xi with U[xi][k block][m / mr][c][mr]
+ *      (transformed once per weight, cached); results M[xi][m][ldv];
+ *   3. output transform, parallel over (group, output channel), with bias, residual
+ *      and relu (fused_conv's epilogue).
  * Bands hold about WINO_BAND_BYTES of V and M, so they stay in the last-level cache
- * between the phases. The row transforms are written once with vector extensions
- * (fast_winograd_rows.h) and compiled per ISA with target attributes.
+ * between the phases; each transform task prefetches its successor channel's lines of
+ * V or M (36 streams the hardware prefetchers miss). The transforms are written once
+ * with vector extensions (fast_winograd_rows.h) and compiled per ISA with target
+ * attributes.
  *
  * Numerics: the transforms are exact in real arithmetic but their f32 rounding grows
  * with the interpolation points' magnitudes (2, 4, 8 in A^T; 4, 5 in B^T): F(4x4, 3x3)
