@@ -107,6 +107,9 @@ done:
 
 /* ---- loop ---------------------------------------------------------------- */
 
+/* Largest scan output reserved at once from the trip count (see scan_append). */
+#define SCAN_RESERVE_MAX ((uint64_t)4 << 30)
+
 /* One scan output being stacked: a growing buffer of per-iteration slices. */
 struct scan_acc {
     enum d2_dtype dtype;
@@ -143,16 +146,21 @@ static enum d2_status scan_append(const struct d2_kernel_ctx *ctx, struct scan_a
             return d2_errorf(ctx->err, D2_ERR_NOMEM, "scan output %u is too large", k);
         if (need > acc->cap_bytes) {
             size_t cap = acc->cap_bytes ? acc->cap_bytes : acc->slice_bytes;
+            char *grown = NULL;
             /* First slice of a loop with a known trip count: room for every iteration
              * at once (one allocation of the final size, which a caching allocator
-             * can serve from the previous run's output). */
-            if (!acc->cap_bytes && max_trips > 1 && max_trips < INT64_MAX &&
-                (uint64_t)max_trips <= SIZE_MAX / acc->slice_bytes)
+             * can serve from the previous run's output). Only a bound that could be
+             * real: a loop may stop early on its condition, so an M of 2^40 is a
+             * "while" and gets the geometric growth below; so does a failed try. */
+            if (!acc->cap_bytes && max_trips > 1 && (uint64_t)max_trips <= SCAN_RESERVE_MAX / acc->slice_bytes)
+                grown = d2_realloc(ctx->alloc, acc->data, (size_t)max_trips * acc->slice_bytes);
+            if (grown) {
                 cap = (size_t)max_trips * acc->slice_bytes;
-            char *grown;
-            while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-            grown = d2_realloc(ctx->alloc, acc->data, cap);
+            } else {
+                while (cap < need)
+                    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+                grown = d2_realloc(ctx->alloc, acc->data, cap);
+            }
             if (!grown)
                 return d2_errorf(ctx->err, D2_ERR_NOMEM, "out of memory stacking scan output %u", k);
             acc->data = grown;

@@ -375,7 +375,7 @@ END_TEST
 /* (v_final, scan) = loop(M?, cond?, v) with capture c:
  *   body(i, cond, v, c): v' = v + c; cond' = i < limit; scan = v'
  * with_trip_count: M = 3, no cond;  otherwise: no M, cond = true, limit = 2 (runs 3 times). */
-static struct d2_graph *loop_graph(bool with_trip_count)
+static struct d2_graph *loop_graph_with(int64_t trip_count, bool with_cond)
 {
     struct d2_graph *g = d2_graph_new(NULL, NULL);
     int64_t dims[1] = { 2 };
@@ -389,12 +389,13 @@ static struct d2_graph *loop_graph(bool with_trip_count)
     struct d2_graph *body;
     d2_value_id bi, bcond, bv, bc, blim, sum, less, limit;
 
-    if (with_trip_count) {
+    if (trip_count >= 0) {
         struct d2_tensor mt;
         d2_tensor_alloc(&mt, NULL, D2_DTYPE_I64, 0, NULL, NULL);
-        ((int64_t *)mt.data)[0] = 3;
+        ((int64_t *)mt.data)[0] = trip_count;
         m = d2_graph_add_constant(g, "M", &mt, NULL);
-    } else {
+    }
+    if (with_cond) {
         struct d2_tensor ct;
         d2_tensor_alloc(&ct, NULL, D2_DTYPE_BOOL, 0, NULL, NULL);
         ((uint8_t *)ct.data)[0] = 1;
@@ -422,6 +423,11 @@ static struct d2_graph *loop_graph(bool with_trip_count)
     return g;
 }
 
+static struct d2_graph *loop_graph(bool with_trip_count)
+{
+    return with_trip_count ? loop_graph_with(3, false) : loop_graph_with(-1, true);
+}
+
 START_TEST(loop_carries_and_stacks)
 {
     enum d2_op ops[] = { D2_OP_ADD, D2_OP_LESS };
@@ -441,6 +447,27 @@ START_TEST(loop_carries_and_stacks)
         d2_tensor_release(&in, NULL);
         d2_graph_free(g);
     }
+}
+END_TEST
+
+/* A "while" loop exported with a huge trip count and a condition (M = 2^40, stops
+ * after 3 iterations): the scan output must not try to reserve M slices up front. */
+START_TEST(loop_with_huge_bound_stops_on_its_condition)
+{
+    enum d2_op ops[] = { D2_OP_ADD, D2_OP_LESS };
+    int64_t dims[1] = { 2 }, scan_dims[2] = { 3, 2 };
+    struct d2_error err = { 0 };
+    if (!have_kernels(ops, 2))
+        return;
+    struct d2_graph *g = loop_graph_with((int64_t)1 << 40, true);
+    struct d2_tensor in = f32_tensor(1, dims, (const float[]){ 0.5f, 0 }), outs[2];
+    ck_assert_int_eq(d2_infer_graph(g, &err), D2_OK);
+    ck_assert_msg(d2_cpu_execute(g, &in, 1, outs, 2, NULL, &err) == D2_OK, "%s", err.message);
+    assert_f32(&outs[1], 2, scan_dims, (const float[]){ 1.5f, 10, 2.5f, 20, 3.5f, 30 });
+    d2_tensor_release(&outs[0], NULL);
+    d2_tensor_release(&outs[1], NULL);
+    d2_tensor_release(&in, NULL);
+    d2_graph_free(g);
 }
 END_TEST
 
@@ -551,6 +578,7 @@ int main(void)
     tcase_add_test(tc, if_runs_the_taken_branch);
     tcase_add_test(tc, loop_carries_and_stacks);
     tcase_add_test(tc, loop_with_zero_trips_returns_the_initial_values);
+    tcase_add_test(tc, loop_with_huge_bound_stops_on_its_condition);
     tcase_add_test(tc, allocation_failures_are_clean);
     tcase_add_test(tc, registry_has_the_cpu_backend);
     suite_add_tcase(s, tc);
