@@ -277,7 +277,7 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
         band = d2_threadpool_scratch(job->pool, thread, 1,
                                      (size_t)(job->channel_block * band_plane) * sizeof(float));
         if (!band) {
-            atomic_store(&job->out_of_memory, true);
+            atomic_store((atomic_bool *)&job->out_of_memory, true); /* the one field tasks write */
             return;
         }
         for (int32_t t = 0; t < job->taps; t++)
