@@ -146,6 +146,10 @@ expect_error ".ts pickle with an unknown global" "pickle global 'os.system' is n
 expect_error ".ts code outside the TorchScript subset" "code/__torch__.py:19:11: expected an expression" \
   "$d2rt" compile tests/data/torchscript_bad/unsupported_construct.ts -o "$work/t.ir"
 
+# ---- environment ----
+D2RT_BUFFER_CACHE_MB=lots expect_error "bad D2RT_BUFFER_CACHE_MB" "D2RT_BUFFER_CACHE_MB: 'lots' is not a number of MiB" \
+  "$d2rt" run "$model" "$input"
+
 # ---- bench ----
 expect_ok "bench model" "$d2rt" bench "$model" "$input" --iters 2 --warmup 1 --threads 1
 grep -Eq "^latency: min [0-9.]+ ms, median [0-9.]+ ms" "$work/out" || bad "bench prints the latency"

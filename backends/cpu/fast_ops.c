@@ -19,8 +19,9 @@
 #include "block_cache.h"
 #include "executor.h"
 
-/* Tensor buffers of 1 MiB and more are kept when freed, up to 1 GiB in all (the
- * large data-dependent tensors of one Mask R-CNN run at 800x1216 total about that). */
+/* Tensor buffers of 1 MiB and more are kept when freed, up to 1 GiB in all by default
+ * (the large data-dependent tensors of one Mask R-CNN run at 800x1216 total about
+ * that); D2RT_BUFFER_CACHE_MB overrides the budget. */
 #define BLOCK_CACHE_MIN ((size_t)1 << 20)
 #define BLOCK_CACHE_MAX ((size_t)1024 << 20)
 #include "fast_data.h"
@@ -40,6 +41,24 @@ static bool env_flag(const char *name)
 {
     const char *v = getenv(name);
     return v && *v && strcmp(v, "0") != 0;
+}
+
+/* D2RT_BUFFER_CACHE_MB=N caps the large-buffer cache at N MiB (0: no caching), for
+ * machines where memory matters more than the page faults it saves. A value that is
+ * not a number of MiB is an error, like an unknown D2RT_CPU. */
+static bool buffer_cache_budget(size_t *bytes, struct d2_error *err)
+{
+    const char *v = getenv("D2RT_BUFFER_CACHE_MB");
+    char *end;
+    if (!v || !*v)
+        return true;
+    unsigned long long mib = strtoull(v, &end, 10);
+    if (*end || v[0] == '-' || mib > ((unsigned long long)SIZE_MAX >> 20)) {
+        d2_errorf(err, D2_ERR_INVALID_ARG, "D2RT_BUFFER_CACHE_MB: '%s' is not a number of MiB", v);
+        return false;
+    }
+    *bytes = (size_t)mib << 20;
+    return true;
 }
 
 enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const struct d2_allocator *alloc,
@@ -66,7 +85,13 @@ enum d2_status d2_cpu_fast_new(const struct d2_cpu_fast_options *opts, const str
         return d2_errorf(err, D2_ERR_NOMEM, "out of memory creating the CPU backend");
     }
     atomic_flag_clear(&fast->arena_cache->busy);
-    fast->block_cache = d2_block_cache_new(alloc, BLOCK_CACHE_MIN, BLOCK_CACHE_MAX);
+    size_t cache_bytes = BLOCK_CACHE_MAX;
+    if (!buffer_cache_budget(&cache_bytes, err)) {
+        d2_free(alloc, fast->arena_cache);
+        d2_free(alloc, fast);
+        return err ? err->code : D2_ERR_INVALID_ARG;
+    }
+    fast->block_cache = d2_block_cache_new(alloc, BLOCK_CACHE_MIN, cache_bytes);
     if (!fast->block_cache) {
         d2_free(alloc, fast->arena_cache);
         d2_free(alloc, fast);

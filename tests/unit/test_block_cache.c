@@ -262,6 +262,53 @@ START_TEST(outputs_recycle_and_outlive_the_backend)
 }
 END_TEST
 
+
+/* D2RT_BUFFER_CACHE_MB sets the budget (0: nothing is kept); a bad value is an error. */
+START_TEST(budget_from_the_environment)
+{
+    static const char text[] =
+        "graph main(%x: f32[512,1024]) {\n"
+        "  %y: f32[512,1024] = exp(%x)\n"
+        "  return %y\n"
+        "}\n";
+    struct d2_error err = { D2_OK, "" };
+    struct d2_graph *g = parse(text);
+    struct d2_cpu_fast *fast = NULL;
+    struct d2_cpu_fast_options opts = { 1, NULL, 0 };
+    struct d2_tensor in, out;
+    int64_t dims[2] = { 512, 1024 };
+    void *owner = NULL;
+    ck_assert_int_eq(d2_tensor_alloc(&in, NULL, D2_DTYPE_F32, 2, dims, &err), D2_OK);
+
+    setenv("D2RT_BUFFER_CACHE_MB", "lots", 1);
+    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "D2RT_BUFFER_CACHE_MB: 'lots' is not a number of MiB"), "%s", err.message);
+    ck_assert_ptr_null(fast);
+
+    setenv("D2RT_BUFFER_CACHE_MB", "0", 1);
+    d2_error_clear(&err);
+    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
+    const struct d2_allocator *oa = d2_cpu_fast_output_allocator(fast, &owner);
+    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
+    d2_tensor_release(&out, oa);
+    ck_assert_uint_eq(d2_block_cache_parked_bytes(fast->block_cache), 0); /* 2 MiB output not kept */
+    d2_cpu_fast_free(fast);
+    d2_cpu_fast_release_owner(owner);
+
+    setenv("D2RT_BUFFER_CACHE_MB", "4", 1);
+    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
+    oa = d2_cpu_fast_output_allocator(fast, &owner);
+    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
+    d2_tensor_release(&out, oa);
+    ck_assert_uint_eq(d2_block_cache_parked_bytes(fast->block_cache), 2 * MIB); /* kept */
+    d2_cpu_fast_free(fast);
+    d2_cpu_fast_release_owner(owner);
+    unsetenv("D2RT_BUFFER_CACHE_MB");
+    d2_tensor_release(&in, NULL);
+    d2_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("block_cache");
@@ -274,6 +321,7 @@ int main(void)
     tcase_add_test(tc, many_live_blocks);
     tcase_add_test(tc, relabelling_nodes_keep_results);
     tcase_add_test(tc, outputs_recycle_and_outlive_the_backend);
+    tcase_add_test(tc, budget_from_the_environment);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
