@@ -169,10 +169,16 @@ static void depthwise_planes(void *ctx, int64_t begin, int64_t end, int32_t thre
  * (no im2col, no B packing, which is what bounds 1x1 and 64-channel layers: each
  * image element feeds only M FMAs), with lane masks for the taps that fall into the
  * padding. Work: tasks of consecutive column tiles (spatial positions), so threads
- * split N even when M is 64; in a task, channel blocks outer (K of about 640 per
- * block), then row blocks of A, then tiles, then the mr-row tiles, which reuse the
- * tile's image rows from L1. */
+ * split N even when M is 64; with few tiles and several threads, tasks also split M
+ * (tile ranges x parts of M), so each task still reuses its W rows over a few tiles;
+ * in a task, channel blocks outer (K of about 640 per block), then row blocks of A,
+ * then tiles, then the mr-row tiles, which reuse the tile's image rows from L1. W is
+ * packed by all threads first. */
 #define DIRECT_MAX_TILES_PER_TASK 16
+/* Tasks of fewer tiles than this split M instead (direct_conv), in parts of at least
+ * DIRECT_SPLIT_MIN_PANELS mr-row panels (the tile's image data is read once per part). */
+#define DIRECT_SPLIT_TILES 4
+#define DIRECT_SPLIT_MIN_PANELS 8
 #define DIRECT_BLOCK_ROWS 216
 
 struct phase_band_source;
@@ -214,7 +220,21 @@ struct direct_job {
     int64_t tap_dy[D2_CONV_MAX_TAPS], tap_dx[D2_CONV_MAX_TAPS];
     int32_t tap_phase[D2_CONV_MAX_TAPS];    /* band only: the phase image tap t reads */
     int64_t channel_block, row_block, tiles, tiles_per_task;
+    /* Tasks: tile range outer, M part inner (task = tile_range * m_parts + m_part); each
+     * M part is m_part_rows rows (a multiple of mr; the last may be shorter). */
+    int64_t m_parts, m_part_rows;
 };
+
+/* The column tiles [*t0, *t1) and output channels [*m0, *m1) of task `task`. */
+static void direct_task_extent(const struct direct_job *job, int64_t task, int64_t *t0, int64_t *t1, int64_t *m0,
+                               int64_t *m1)
+{
+    const int64_t range = task / job->m_parts, part = task % job->m_parts;
+    *t0 = range * job->tiles_per_task;
+    *t1 = *t0 + job->tiles_per_task < job->tiles ? *t0 + job->tiles_per_task : job->tiles;
+    *m0 = part * job->m_part_rows;
+    *m1 = *m0 + job->m_part_rows < job->m ? *m0 + job->m_part_rows : job->m;
+}
 
 /* Fills channels [c0, c0 + count) of a task's band; starts prefetching the input of such
  * a band over `steps` steps; one step (defined with the phase images below). */
@@ -289,9 +309,8 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
     prefetch.segments = 0;
     const int64_t plane = job->band ? band_plane : job->plane;
     for (int64_t task = begin; task < end; task++) {
-        int64_t t0 = task * job->tiles_per_task, t1 = t0 + job->tiles_per_task;
-        if (t1 > job->tiles)
-            t1 = job->tiles;
+        int64_t t0, t1, m0, m1;
+        direct_task_extent(job, task, &t0, &t1, &m0, &m1);
         const int64_t task_j0 = t0 * nr, task_j_end = t1 * nr < job->n ? t1 * nr : job->n;
         for (int64_t tile = t0; tile < t1; tile++) {
             int64_t j0 = tile * nr;
@@ -312,11 +331,11 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
                                 task_j_end - task_j0 + job->band_len - job->tiles_per_task * nr, job->band_len, band);
                 x0 = band;
                 /* While this band is used, prefetch the input of the next one. */
-                int64_t next_c0 = c0 + cur, next_t0 = t0, next_t1 = t1;
+                int64_t next_c0 = c0 + cur, next_t0 = t0, next_t1 = t1, next_m0, next_m1;
                 if (next_c0 >= job->channels) {
                     next_c0 = 0;
-                    next_t0 = t0 + job->tiles_per_task;
-                    next_t1 = next_t0 + job->tiles_per_task < job->tiles ? next_t0 + job->tiles_per_task : job->tiles;
+                    if (task + 1 < end)
+                        direct_task_extent(job, task + 1, &next_t0, &next_t1, &next_m0, &next_m1);
                 }
                 if (next_c0 > 0 || task + 1 < end) {
                     const int64_t next_cur = job->channels - next_c0 < job->channel_block ? job->channels - next_c0
@@ -324,13 +343,13 @@ static void direct_task(void *ctx, int64_t begin, int64_t end, int32_t thread)
                     const int64_t next_j_end = next_t1 * nr < job->n ? next_t1 * nr : job->n;
                     band_prefetch_start(&prefetch, job->band, next_c0, next_cur, next_t0 * nr + job->band_lo,
                                         next_j_end - next_t0 * nr + job->band_len - job->tiles_per_task * nr,
-                                        job->band_len, (job->m + mr - 1) / mr * (t1 - t0));
+                                        job->band_len, (m1 - m0 + mr - 1) / mr * (t1 - t0));
                 } else {
                     prefetch.segments = 0;
                 }
             }
-            for (int64_t i0 = 0; i0 < job->m; i0 += job->row_block) {
-                int64_t i_end = i0 + job->row_block < job->m ? i0 + job->row_block : job->m;
+            for (int64_t i0 = m0; i0 < m1; i0 += job->row_block) {
+                int64_t i_end = i0 + job->row_block < m1 ? i0 + job->row_block : m1;
                 /* The row tiles of this block share the prefetching of the next tile. */
                 int64_t row_tiles = (i_end - i0 + mr - 1) / mr;
                 int32_t prefetch_stride = row_tiles < 8 ? (int32_t)row_tiles : 8;
@@ -392,6 +411,52 @@ struct direct_taps {
     int32_t phases, phase[D2_CONV_MAX_TAPS];
 };
 
+/* W [m][k] packed into mr-row panels over all of K, [m / mr][k][mr], rows past m zero. */
+struct w_pack_job {
+    const float *w;
+    float *a;
+    int64_t m, k;
+    int32_t mr;
+};
+
+/* Smaller W are packed on the calling thread: waking the pool would cost about as much
+ * (the mask predictor's 91 x 256 is packed once per image, 86 times per run). */
+#define DIRECT_PARALLEL_PACK_FLOATS (128 * 1024)
+
+/* Panels [begin, end) of a w_pack_job. All threads pack (the packing was serial: res5's
+ * 2048 x 1024 took 1.1 ms, 14% of the conv with 2 threads). 4 x 4 SSE2 transposes read
+ * each row sequentially and store whole 16-byte pieces of the panel's K steps. */
+static void pack_w_panels(void *ctx, int64_t begin, int64_t end, int32_t thread)
+{
+    const struct w_pack_job *job = ctx;
+    const int32_t mr = job->mr;
+    const int64_t k = job->k;
+    (void)thread;
+    for (int64_t panel = begin; panel < end; panel++) {
+        float *dst = job->a + panel * mr * k;
+        const int64_t row0 = panel * mr;
+        int64_t q0 = 0;
+#ifdef __SSE2__
+        if (mr % 4 == 0 && row0 + mr <= job->m) {
+            for (; q0 + 4 <= k; q0 += 4)
+                for (int32_t i = 0; i < mr; i += 4) {
+                    const float *src = job->w + (row0 + i) * k + q0;
+                    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + k);
+                    __m128 r2 = _mm_loadu_ps(src + 2 * k), r3 = _mm_loadu_ps(src + 3 * k);
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    _mm_storeu_ps(dst + q0 * mr + i, r0);
+                    _mm_storeu_ps(dst + (q0 + 1) * mr + i, r1);
+                    _mm_storeu_ps(dst + (q0 + 2) * mr + i, r2);
+                    _mm_storeu_ps(dst + (q0 + 3) * mr + i, r3);
+                }
+        }
+#endif
+        for (int64_t q = q0; q < k; q++)
+            for (int32_t i = 0; i < mr; i++)
+                dst[q * mr + i] = row0 + i < job->m ? job->w[(row0 + i) * k + q] : 0.0f;
+    }
+}
+
 /* Bytes of a task's band (phase images filled per task): with the packed W's row
  * block (~384 KiB) it stays in the 1 MiB L2 across the task's tiles. */
 #define DIRECT_BAND_BYTES (256 * 1024)
@@ -407,6 +472,7 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
 {
     const int32_t mr = kt->mr, nr = kt->nr;
     const int64_t k = channels * taps->count, m_panels = (m + mr - 1) / mr;
+    const int64_t threads = d2_threadpool_size(pool);
     struct direct_job job;
     memset(&job, 0, sizeof job);
     /* Pack W once: mr-row panels over all of K (rows past m are zero). */
@@ -414,18 +480,10 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     if (!a)
         return d2_errorf(err, D2_ERR_NOMEM, "conv: out of memory packing %lld x %lld weights", (long long)m,
                          (long long)k);
-    for (int64_t panel = 0; panel < m_panels; panel++) {
-        float *dst = a + panel * mr * k;
-        for (int32_t i = 0; i < mr; i++) {
-            int64_t row = panel * mr + i;
-            if (row < m)
-                for (int64_t q = 0; q < k; q++)
-                    dst[q * mr + i] = w[row * k + q];
-            else
-                for (int64_t q = 0; q < k; q++)
-                    dst[q * mr + i] = 0.0f;
-        }
-    }
+    struct w_pack_job pack = { w, a, m, k, mr };
+    const int64_t pack_chunk = m_panels * mr * k < DIRECT_PARALLEL_PACK_FLOATS ? m_panels
+                                                                                 : (m_panels + 2 * threads - 1) / (2 * threads);
+    d2_threadpool_parallel_for(pool, m_panels, pack_chunk, pack_w_panels, &pack);
     job.kt = kt;
     job.pool = pool;
     job.x = x;
@@ -467,8 +525,15 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     if (job.row_block < mr)
         job.row_block = mr;
     job.tiles = (job.n + nr - 1) / nr;
-    int64_t threads = d2_threadpool_size(pool);
     job.tiles_per_task = job.tiles / (4 * threads);
+    /* Few column tiles (res5 and FPN P5 at 800x1216: 950 positions, 20 tiles): with 2
+     * threads, tiles / (4 * threads) gives tasks of 2 tiles, each reading all of W. Tasks
+     * keep DIRECT_SPLIT_TILES tiles and split M instead (below), so that there are still
+     * about 4 tasks per thread. */
+    const bool split_m = threads > 1 && job.tiles_per_task < DIRECT_SPLIT_TILES &&
+                         m_panels >= 2 * DIRECT_SPLIT_MIN_PANELS;
+    if (split_m)
+        job.tiles_per_task = DIRECT_SPLIT_TILES;
     if (job.tiles_per_task > DIRECT_MAX_TILES_PER_TASK)
         job.tiles_per_task = DIRECT_MAX_TILES_PER_TASK;
     if (band) {
@@ -497,7 +562,19 @@ static enum d2_status direct_conv(const struct d2_cpu_kernels *kt, struct d2_thr
     atomic_init(&job.out_of_memory, false);
     /* With bands, a thread prefetches the input of its next task's band: give it runs of
      * consecutive tasks (a quarter of its share each). */
-    const int64_t tasks = (job.tiles + job.tiles_per_task - 1) / job.tiles_per_task;
+    const int64_t tile_ranges = (job.tiles + job.tiles_per_task - 1) / job.tiles_per_task;
+    job.m_parts = 1;
+    if (split_m) {
+        /* about 4 tasks per thread, parts of at least DIRECT_SPLIT_MIN_PANELS row panels */
+        job.m_parts = (4 * threads + tile_ranges - 1) / tile_ranges;
+        if (job.m_parts > m_panels / DIRECT_SPLIT_MIN_PANELS)
+            job.m_parts = m_panels / DIRECT_SPLIT_MIN_PANELS;
+        if (job.m_parts < 1)
+            job.m_parts = 1;
+    }
+    job.m_part_rows = (m_panels + job.m_parts - 1) / job.m_parts * mr;
+    job.m_parts = (m + job.m_part_rows - 1) / job.m_part_rows;
+    const int64_t tasks = tile_ranges * job.m_parts;
     int64_t chunk = band ? tasks / (4 * threads) : 1;
     d2_threadpool_parallel_for(pool, tasks, chunk > 1 ? chunk : 1, direct_task, &job);
     if (atomic_load(&job.out_of_memory))

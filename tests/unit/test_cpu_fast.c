@@ -235,6 +235,24 @@ END_TEST
 
 /* ---- graphs through both executors ------------------------------------------------- */
 
+/* Allocates like realloc, but fills new blocks with 0xff bytes (NaN as floats): outputs
+ * allocated through it hold no earlier run's values, so an element a fast kernel never
+ * writes cannot pass as correct (a 1-thread run's freed output, reused by malloc for the
+ * 2-thread run, held the right values). */
+static void *poisoning_realloc(void *user, void *ptr, size_t new_size)
+{
+    (void)user;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *p = realloc(ptr, new_size);
+    if (p && !ptr)
+        memset(p, 0xff, new_size);
+    return p;
+}
+static const struct d2_allocator poisoning_allocator = { poisoning_realloc, NULL };
+
 /* Run `text` (a graph with float inputs filled from the generator) through the reference
  * executor and the fast one with table kt; compare output 0 elementwise with tolerance
  * (k + 2) * eps * |reference on absolute inputs| + atol (k: reduction length; 0 for
@@ -262,7 +280,8 @@ static void compare_graph(const char *text, const struct d2_cpu_kernels *kt, int
         ck_assert_int_eq(d2_cpu_execute(g, abs_in, g->num_inputs, &abs_ref, 1, NULL, &err), D2_OK);
     for (int threads = 1; threads <= 2; threads++) {
         struct d2_cpu_fast *fast = fast_for(kt, threads);
-        ck_assert_msg(d2_cpu_fast_execute(fast, g, in, g->num_inputs, &got, 1, NULL, NULL, NULL, &err) == D2_OK,
+        ck_assert_msg(d2_cpu_fast_execute(fast, g, in, g->num_inputs, &got, 1, &poisoning_allocator, NULL, NULL, &err) ==
+                          D2_OK,
                       "%s fast: %s\n%s", kt->name, err.message, text);
         ck_assert_int_eq(got.rank, ref.rank);
         for (int32_t d = 0; d < ref.rank; d++)
@@ -276,7 +295,7 @@ static void compare_graph(const char *text, const struct d2_cpu_kernels *kt, int
                 ck_abort_msg("%s (%d threads): element %lld = %.9g, want %.9g (tol %g)\n%s",
                           kt->name, threads, (long long)e, have, want, tol, text);
         }
-        d2_tensor_release(&got, NULL);
+        d2_tensor_release(&got, &poisoning_allocator);
         d2_cpu_fast_free(fast);
     }
     for (uint32_t i = 0; i < g->num_inputs; i++) {
@@ -333,6 +352,15 @@ static const struct conv_case conv_cases[] = {
     { "1,24,21,19", "70,24,1,1", "70", "{strides=[2,2]}", 24, false },            /* 110 positions, M 70 */
     { "1,16,13,11", "64,16,1,1", NULL, "", 16, false },                           /* stride 1, 143 pos. */
     { "1,3,2048,6", "8,3,7,7", "8", "{strides=[2,2], pads=[3,3,3,3]}", 147, false }, /* row fallback */
+    /* Few column tiles with 2 threads (fast_conv.c, direct_conv's M split, like res5 and
+     * FPN P5): tasks take tile ranges x parts of M; ragged last tile, last part shorter,
+     * 3 parts, 2 channel blocks, a 3x3 stride 1 and a 3x3 stride 2 (phase bands). */
+    { "1,37,9,23", "131,37,1,1", "131", "", 37, false },                          /* 5 tiles, 2 parts */
+    { "1,40,30,47", "150,40,1,1", "150", "{strides=[2,2]}", 40, false },           /* band, 2 parts */
+    { "1,17,7,11", "200,17,1,1", NULL, "", 17, false },                            /* 2 tiles, 3 parts */
+    { "1,700,5,19", "133,700,1,1", "133", "", 700, false },                        /* 2 channel blocks */
+    { "1,9,23,29", "130,9,3,3", "130", "{pads=[1,1,1,1]}", 81, false },            /* 3x3, 14 tiles */
+    { "1,12,50,64", "140,12,3,3", "140", "{strides=[2,2], pads=[1,1,1,1]}", 108, false }, /* 3x3 s2 */
     /* odd width, 16 outputs per row: the stride-2 copy's last vector load would read one
      * element past the input (ASan build) */
     { "1,5,9,31", "6,5,1,1", "6", "{strides=[2,2]}", 5, false },
