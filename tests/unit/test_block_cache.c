@@ -225,87 +225,103 @@ END_TEST
 
 /* ---- outputs come back through the output allocator, and outlive the backend ---- */
 
-START_TEST(outputs_recycle_and_outlive_the_backend)
+/* y = exp(x) on [512,1024]: a 2 MiB output, above the cache's 1 MiB threshold. */
+struct exp_model {
+    struct d2_graph *g;
+    struct d2_tensor in;
+};
+
+static struct exp_model exp_model_new(void)
 {
-    /* A 2 MiB output (above the cache's 1 MiB threshold). */
     static const char text[] =
         "graph main(%x: f32[512,1024]) {\n"
         "  %y: f32[512,1024] = exp(%x)\n"
         "  return %y\n"
         "}\n";
+    struct exp_model m;
     struct d2_error err = { D2_OK, "" };
-    struct d2_graph *g = parse(text);
+    int64_t dims[2] = { 512, 1024 };
+    m.g = parse(text);
+    ck_assert_int_eq(d2_tensor_alloc(&m.in, NULL, D2_DTYPE_F32, 2, dims, &err), D2_OK);
+    return m;
+}
+
+static void exp_model_free(struct exp_model *m)
+{
+    d2_tensor_release(&m->in, NULL);
+    d2_graph_free(m->g);
+}
+
+/* One run with outputs from fast's output allocator `oa` (exp(0) = 1 everywhere). */
+static void run_exp(const struct exp_model *m, struct d2_cpu_fast *fast, const struct d2_allocator *oa,
+                    struct d2_tensor *out)
+{
+    struct d2_error err = { D2_OK, "" };
+    ck_assert_msg(d2_cpu_fast_execute(fast, m->g, &m->in, 1, out, 1, oa, NULL, NULL, &err) == D2_OK, "%s",
+                  err.message);
+    ck_assert(((float *)out->data)[0] == 1.0f && ((float *)out->data)[512 * 1024 - 1] == 1.0f);
+}
+
+START_TEST(outputs_recycle_and_outlive_the_backend)
+{
+    struct exp_model m = exp_model_new();
+    struct d2_error err = { D2_OK, "" };
     struct d2_cpu_fast *fast = NULL;
     struct d2_cpu_fast_options opts = { 1, NULL, 0 };
-    struct d2_tensor in, out;
-    int64_t dims[2] = { 512, 1024 };
+    struct d2_tensor out;
     void *owner = NULL, *first;
-    const struct d2_allocator *oa;
-    ck_assert_int_eq(d2_tensor_alloc(&in, NULL, D2_DTYPE_F32, 2, dims, &err), D2_OK);
     ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
-    oa = d2_cpu_fast_output_allocator(fast, &owner);
+    const struct d2_allocator *oa = d2_cpu_fast_output_allocator(fast, &owner);
     ck_assert_ptr_nonnull(oa);
-    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
+    run_exp(&m, fast, oa, &out);
     first = out.data;
-    ck_assert(((float *)out.data)[0] == 1.0f);
     d2_tensor_release(&out, oa); /* parked */
-    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
+    run_exp(&m, fast, oa, &out);
     ck_assert_ptr_eq(out.data, first); /* the same block, recycled */
-    ck_assert(((float *)out.data)[512 * 1024 - 1] == 1.0f);
     /* The backend goes first; the output and the allocator stay valid until the owner
      * reference is dropped (ASan builds check the order). */
     d2_cpu_fast_free(fast);
     d2_tensor_release(&out, oa);
     d2_cpu_fast_release_owner(owner);
-    d2_tensor_release(&in, NULL);
-    d2_graph_free(g);
+    exp_model_free(&m);
 }
 END_TEST
 
+/* The parked bytes after one run whose output is released, with D2RT_BUFFER_CACHE_MB=value. */
+static size_t parked_after_one_run(const struct exp_model *m, const char *value)
+{
+    struct d2_error err = { D2_OK, "" };
+    struct d2_cpu_fast *fast = NULL;
+    struct d2_cpu_fast_options opts = { 1, NULL, 0 };
+    struct d2_tensor out;
+    void *owner = NULL;
+    setenv("D2RT_BUFFER_CACHE_MB", value, 1);
+    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
+    const struct d2_allocator *oa = d2_cpu_fast_output_allocator(fast, &owner);
+    run_exp(m, fast, oa, &out);
+    d2_tensor_release(&out, oa);
+    size_t parked = d2_block_cache_parked_bytes(fast->block_cache);
+    d2_cpu_fast_free(fast);
+    d2_cpu_fast_release_owner(owner);
+    unsetenv("D2RT_BUFFER_CACHE_MB");
+    return parked;
+}
 
 /* D2RT_BUFFER_CACHE_MB sets the budget (0: nothing is kept); a bad value is an error. */
 START_TEST(budget_from_the_environment)
 {
-    static const char text[] =
-        "graph main(%x: f32[512,1024]) {\n"
-        "  %y: f32[512,1024] = exp(%x)\n"
-        "  return %y\n"
-        "}\n";
+    struct exp_model m = exp_model_new();
     struct d2_error err = { D2_OK, "" };
-    struct d2_graph *g = parse(text);
     struct d2_cpu_fast *fast = NULL;
     struct d2_cpu_fast_options opts = { 1, NULL, 0 };
-    struct d2_tensor in, out;
-    int64_t dims[2] = { 512, 1024 };
-    void *owner = NULL;
-    ck_assert_int_eq(d2_tensor_alloc(&in, NULL, D2_DTYPE_F32, 2, dims, &err), D2_OK);
-
     setenv("D2RT_BUFFER_CACHE_MB", "lots", 1);
     ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_ERR_INVALID_ARG);
     ck_assert_msg(strstr(err.message, "D2RT_BUFFER_CACHE_MB: 'lots' is not a number of MiB"), "%s", err.message);
     ck_assert_ptr_null(fast);
-
-    setenv("D2RT_BUFFER_CACHE_MB", "0", 1);
-    d2_error_clear(&err);
-    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
-    const struct d2_allocator *oa = d2_cpu_fast_output_allocator(fast, &owner);
-    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
-    d2_tensor_release(&out, oa);
-    ck_assert_uint_eq(d2_block_cache_parked_bytes(fast->block_cache), 0); /* 2 MiB output not kept */
-    d2_cpu_fast_free(fast);
-    d2_cpu_fast_release_owner(owner);
-
-    setenv("D2RT_BUFFER_CACHE_MB", "4", 1);
-    ck_assert_int_eq(d2_cpu_fast_new(&opts, NULL, &fast, &err), D2_OK);
-    oa = d2_cpu_fast_output_allocator(fast, &owner);
-    ck_assert_msg(d2_cpu_fast_execute(fast, g, &in, 1, &out, 1, oa, NULL, NULL, &err) == D2_OK, "%s", err.message);
-    d2_tensor_release(&out, oa);
-    ck_assert_uint_eq(d2_block_cache_parked_bytes(fast->block_cache), 2 * MIB); /* kept */
-    d2_cpu_fast_free(fast);
-    d2_cpu_fast_release_owner(owner);
     unsetenv("D2RT_BUFFER_CACHE_MB");
-    d2_tensor_release(&in, NULL);
-    d2_graph_free(g);
+    ck_assert_uint_eq(parked_after_one_run(&m, "0"), 0);       /* the 2 MiB output is not kept */
+    ck_assert_uint_eq(parked_after_one_run(&m, "4"), 2 * MIB); /* kept */
+    exp_model_free(&m);
 }
 END_TEST
 
