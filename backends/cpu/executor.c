@@ -524,17 +524,18 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
     if (st != D2_OK)
         goto fail;
 
+    memset(&kctx, 0, sizeof kctx);
+    kctx.node = n;
+    kctx.alloc = rs->alloc;
+    kctx.err = err;
+    kctx.num_inputs = n->num_inputs;
+    kctx.inputs = rs->in_ptrs;
+    kctx.num_outputs = n->num_outputs;
+    kctx.outputs = rs->out_tensors;
+    kctx.executor = ex;
     if (take_over_input(rs, n, index, &rs->out_types[0], &rs->out_tensors[0])) {
-        if (ex->observe_node) {
-            memset(&kctx, 0, sizeof kctx);
-            kctx.node = n;
-            kctx.num_inputs = n->num_inputs;
-            kctx.inputs = rs->in_ptrs;
-            kctx.num_outputs = n->num_outputs;
-            kctx.outputs = rs->out_tensors;
-            kctx.executor = ex;
-            ex->observe_node(ex->observe_user, &kctx, 0.0);
-        }
+        if (ex->observe_node)
+            ex->observe_node(ex->observe_user, &kctx, 0.0); /* no kernel ran: no time */
         goto outputs_ready;
     }
     zero = !(ex->writes_every_output && ex->writes_every_output(n->op));
@@ -554,15 +555,6 @@ static enum d2_status run_node(struct d2_executor *ex, struct run_state *rs, uin
         }
     }
 
-    memset(&kctx, 0, sizeof kctx);
-    kctx.node = n;
-    kctx.alloc = rs->alloc;
-    kctx.err = err;
-    kctx.num_inputs = n->num_inputs;
-    kctx.inputs = rs->in_ptrs;
-    kctx.num_outputs = n->num_outputs;
-    kctx.outputs = rs->out_tensors;
-    kctx.executor = ex;
     if (ex->observe_node) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
