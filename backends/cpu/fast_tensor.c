@@ -274,19 +274,13 @@ enum d2_status d2_cpu_fast_slice(struct d2_kernel_ctx *ctx)
 enum d2_status d2_cpu_fast_transpose(struct d2_kernel_ctx *ctx);
 enum d2_status d2_cpu_fast_transpose(struct d2_kernel_ctx *ctx)
 {
-    const struct d2_attrs_transpose *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0];
-    int64_t x_strides[D2_MAX_RANK], strides[D2_MAX_RANK];
+    int64_t strides[D2_MAX_RANK];
     if (!pool_of(ctx))
         return d2_fast_data_reference(ctx);
-    enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_transpose); /* validates perm */
+    enum d2_status st = d2_ref_transpose_view(ctx, strides); /* the reference's view */
     if (st != D2_OK)
         return st;
-    d2_strides(x->rank, x->dims, x_strides);
-    for (int32_t i = 0; i < x->rank; i++) {
-        int64_t p = attrs->perm.count ? attrs->perm.data[i] : x->rank - 1 - i;
-        strides[i] = x_strides[p < 0 ? p + x->rank : p];
-    }
     d2_fast_copy_strided(pool_of(ctx), ctx->outputs[0].data, x->data, d2_dtype_size(x->dtype), x->rank,
                          ctx->outputs[0].dims, strides, 0);
     return D2_OK;

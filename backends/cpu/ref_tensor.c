@@ -263,11 +263,11 @@ enum d2_status d2_cpu_ref_unsqueeze(struct d2_kernel_ctx *ctx)
     return copy_all(ctx, d2_shape_unsqueeze);
 }
 
-enum d2_status d2_cpu_ref_transpose(struct d2_kernel_ctx *ctx)
+enum d2_status d2_ref_transpose_view(struct d2_kernel_ctx *ctx, int64_t *strides)
 {
     const struct d2_attrs_transpose *attrs = ctx->node->attrs;
     const struct d2_tensor *x = ctx->inputs[0];
-    int64_t x_strides[D2_MAX_RANK], strides[D2_MAX_RANK];
+    int64_t x_strides[D2_MAX_RANK];
     enum d2_status st = d2_ref_tensor_prepare(ctx, d2_shape_transpose); /* validates perm */
     if (st != D2_OK)
         return st;
@@ -277,6 +277,16 @@ enum d2_status d2_cpu_ref_transpose(struct d2_kernel_ctx *ctx)
         int64_t p = attrs->perm.count ? attrs->perm.data[i] : x->rank - 1 - i;
         strides[i] = x_strides[p < 0 ? p + x->rank : p];
     }
+    return D2_OK;
+}
+
+enum d2_status d2_cpu_ref_transpose(struct d2_kernel_ctx *ctx)
+{
+    const struct d2_tensor *x = ctx->inputs[0];
+    int64_t strides[D2_MAX_RANK];
+    enum d2_status st = d2_ref_transpose_view(ctx, strides);
+    if (st != D2_OK)
+        return st;
     d2_ref_copy_strided(ctx->outputs[0].data, x->data, d2_dtype_size(x->dtype), x->rank, ctx->outputs[0].dims,
                         strides, 0);
     return D2_OK;

@@ -38,6 +38,9 @@ const struct d2_tensor *d2_ref_optional_input(const struct d2_kernel_ctx *ctx, u
  * *offset + sum(coord[d] * strides[d]). */
 enum d2_status d2_ref_slice_view(struct d2_kernel_ctx *ctx, int64_t *strides, int64_t *offset);
 
+/* transpose: check the inputs, prepare the output, and the strides of input 0 that
+ * output element coord reads (offset 0). */
+enum d2_status d2_ref_transpose_view(struct d2_kernel_ctx *ctx, int64_t *strides);
 /* pad (after d2_ref_tensor_prepare): the padding before each axis of input 0
  * (begin[d], negative crops), from the pads and optional axes inputs. */
 void d2_ref_pad_begin(const struct d2_kernel_ctx *ctx, int64_t *begin);
